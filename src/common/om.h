@@ -1,0 +1,79 @@
+/* om.h: what every part of ompredict shares: error codes and the message buffer convention,
+ * ONNX element types, overflow-checked size arithmetic, aligned allocation.
+ *
+ * Error convention (SQLite-like): a function that can fail returns an om_status and writes a short
+ * human-readable reason into `char *err` (a buffer of OM_ERR_LEN bytes). Deep code never prints or
+ * exits; only the CLI decides what to print and which exit status to use. */
+#ifndef OM_H
+#define OM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OM_ERR_LEN 512
+#define OM_MAX_DIMS 8
+#define OM_MAX_IO 16 /* most inputs or outputs one node may have */
+
+typedef enum {
+  OM_OK = 0,
+  OM_E_INVALID = 1,     /* bad argument or usage */
+  OM_E_NOMEM = 2,       /* allocation failed */
+  OM_E_IO = 3,          /* read/write failed (errno reason in the message) */
+  OM_E_FORMAT = 4,      /* malformed file: protobuf, ONNX, image, npy */
+  OM_E_UNSUPPORTED = 5, /* valid but not supported (op, attribute, dtype, image kind) */
+  OM_E_LIMIT = 6,       /* refused by a size limit (pixels, bytes, elements) */
+  OM_E_INTERRUPTED = 7  /* stopped by a signal */
+} om_status;
+
+/* Writes the formatted reason into err (if err != NULL) and returns code. */
+int om_seterr(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prefixes an existing message: "prefix: old message". Returns code. */
+int om_preferr(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+const char *om_status_name(int code);
+
+/* ONNX TensorProto.DataType numbers, used as our element types too. */
+typedef enum {
+  OM_DT_UNDEFINED = 0,
+  OM_DT_FLOAT = 1,
+  OM_DT_UINT8 = 2,
+  OM_DT_INT8 = 3,
+  OM_DT_UINT16 = 4,
+  OM_DT_INT16 = 5,
+  OM_DT_INT32 = 6,
+  OM_DT_INT64 = 7,
+  OM_DT_STRING = 8,
+  OM_DT_BOOL = 9,
+  OM_DT_FLOAT16 = 10,
+  OM_DT_DOUBLE = 11,
+  OM_DT_UINT32 = 12,
+  OM_DT_UINT64 = 13,
+  OM_DT_BFLOAT16 = 16
+} om_dtype;
+
+/* Bytes per element, 0 for types we cannot hold (string, complex, unknown). */
+size_t om_dtype_size(int dtype);
+const char *om_dtype_name(int dtype);
+
+/* Overflow-checked arithmetic: return 0 on success, -1 on overflow (*out untouched then). */
+static inline int om_mul_size(size_t a, size_t b, size_t *out) {
+  return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+}
+static inline int om_add_size(size_t a, size_t b, size_t *out) {
+  return __builtin_add_overflow(a, b, out) ? -1 : 0;
+}
+/* Product of dims (each must be >= 0) into *out; -1 on overflow or negative dim. */
+int om_dims_count(const int64_t *dims, int ndim, size_t *out);
+
+/* 64-byte aligned allocation (cache line / AVX-512 vector); free with om_free_aligned.
+ * Returns NULL for size 0 overflow or failure. Memory is not zeroed. */
+void *om_alloc_aligned(size_t bytes);
+void om_free_aligned(void *p);
+
+/* Whole file into memory, refusing files larger than max_bytes (0 = no limit).
+ * The buffer is NUL-terminated (not counted in *len). */
+int om_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, char *err);
+
+#define OM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define OM_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((size_t)(a) - 1))
+
+#endif

@@ -1,0 +1,76 @@
+/* engine.h: the inference engine's public face.
+ *
+ *   onnx_model (parsed file, immutable)
+ *      --om_plan_build-->  om_plan (immutable, shared by every thread): concrete shapes for every
+ *                          tensor, constants folded, Conv+BN+activation(+residual Add) fused, weights
+ *                          packed for the kernels, a static memory plan (offset of every tensor in
+ *                          one arena).
+ *      --om_workspace_new--> om_workspace (one per thread, allocated once): the arena + scratch.
+ *      --om_run-->           runs the plan on the workspace's input buffers; no allocation.
+ */
+#ifndef OM_ENGINE_H
+#define OM_ENGINE_H
+
+#include "common/om.h"
+#include "onnx/onnx.h"
+
+typedef struct om_plan om_plan;
+typedef struct om_workspace om_workspace;
+
+typedef struct om_tensor_info {
+  const char *name;
+  int dtype;
+  int ndim;
+  int64_t dims[OM_MAX_DIMS];
+  size_t nbytes;
+  const char *producer_op;      /* op_type of the node that produced it ("" for graph inputs) */
+} om_tensor_info;
+
+typedef struct om_input_spec {
+  const char *name;             /* graph input name */
+  int ndim;                     /* 0: take the model's own shape (dynamic dims -> error, except batch) */
+  int64_t dims[OM_MAX_DIMS];
+  const void *data;             /* optional: bind this input to constant data (copied at build);
+                                   it is then folded like an initializer (tests use this) */
+  size_t nbytes;
+} om_input_spec;
+
+typedef struct om_plan_opts {
+  int64_t batch;                /* value for a dynamic leading dim; 0 means 1 */
+  int nspecs;
+  om_input_spec specs[OM_MAX_IO];
+  int nextra_outputs;           /* intermediate tensors to expose as outputs (--output-name) */
+  const char *extra_outputs[OM_MAX_IO];
+  int outputs_only_extra;       /* 1: the plan's outputs are just extra_outputs */
+  int no_fusion;                /* 1: disable Conv/BN/activation fusion (debugging, tests) */
+  int kernel_path;              /* 0 auto (CPU features), else an OM_KERNEL_* value (tests) */
+  uint64_t max_tensor_elems;    /* 0: default 1<<31 */
+} om_plan_opts;
+
+enum { OM_KERNEL_AUTO = 0, OM_KERNEL_REF = 1, OM_KERNEL_AVX2 = 2, OM_KERNEL_AVX512 = 3 };
+
+/* Build a plan. Refusals name the node: "node 12 'conv1' (Conv): group 3 does not divide 64 channels". */
+int om_plan_build(const onnx_model *m, const om_plan_opts *opts, om_plan **out, char *err);
+void om_plan_free(om_plan *p);
+
+int om_plan_ninputs(const om_plan *p);
+const om_tensor_info *om_plan_input(const om_plan *p, int i);
+int om_plan_noutputs(const om_plan *p);
+const om_tensor_info *om_plan_output(const om_plan *p, int i);
+size_t om_plan_workspace_bytes(const om_plan *p);  /* arena + scratch of one workspace */
+int om_plan_nsteps(const om_plan *p);
+/* One line per step ("conv 64x3x7x7 s2 +relu -> 1x64x112x112"), for --verbose and tests. */
+void om_plan_describe(const om_plan *p, void (*emit)(void *ctx, const char *line), void *ctx);
+
+/* Workspace: call from the thread that will use it, so its pages are first touched there. */
+int om_workspace_new(const om_plan *p, om_workspace **out, char *err);
+void om_workspace_free(om_workspace *w);
+void *om_workspace_input(om_workspace *w, int i);         /* write input i here (dense, C order) */
+const void *om_workspace_output(const om_workspace *w, int i);
+int om_run(const om_plan *p, om_workspace *w, char *err);
+
+/* Which kernel path auto-selection picks on this CPU ("avx512", "avx2", "ref"). */
+const char *om_kernel_path_name(int path);
+int om_kernel_path_detect(void);
+
+#endif

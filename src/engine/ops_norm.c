@@ -1,0 +1,6 @@
+/* ops_norm.c: placeholder table; the family's ops are added here. */
+#include "engine/op.h"
+
+const om_op om_ops_norm[] = {
+  {0},
+};
