@@ -75,6 +75,13 @@ typedef struct om_preproc {
  * "caffe" (BGR, 0-255 minus mean), "fashion-mnist" (28x28 gray, 0-1, the shipped model),
  * "none"/"raw" (stretch to size, 0-1). Returns OM_E_INVALID for an unknown name. */
 int om_preproc_preset(const char *name, om_preproc *pp, char *err);
+/* Apply a "key=value,key=value" spec on top of *pp (used for the model's metadata_props
+ * "ompredict.preprocess" and the --preprocess flag). Keys: preset=NAME (applied first), size=N or WxH,
+ * resize=N, mode=crop|stretch|none, interp=bilinear|nearest|bicubic, scale=F, mean=A/B/C (or one value),
+ * std=A/B/C, order=rgb|bgr, channels=1|3, layout=nchw|nhwc. Unknown keys and bad values are errors. */
+int om_preproc_parse(const char *spec, om_preproc *pp, char *err);
+/* The spec that reproduces *pp (for --verbose and the summary); returns buf. */
+char *om_preproc_format(const om_preproc *pp, char *buf, size_t n);
 /* Names of all presets, NULL-terminated. */
 const char *const *om_preproc_preset_names(void);
 
