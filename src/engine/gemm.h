@@ -1,0 +1,112 @@
+/* gemm.h: packed single-precision GEMM used by Conv, ConvTranspose, Gemm and MatMul.
+ *
+ *   C[M,N] = init[M,N] (or 0) + A[M,K] * B[K,N], then per-row bias, then activation.
+ *
+ * BLIS-style: B is packed in blocks of KC rows into panels of NR columns (kc x NR, zero padded),
+ * A into panels of MR rows (kc x MR); a register-blocked micro-kernel computes one MR x NR tile.
+ * Either side may be packed once at load (weights: om_gemm_pack_a / om_gemm_pack_b) or packed per
+ * call into the caller's scratch (om_gemm_scratch_bytes tells how much). B may also be produced by a
+ * callback (Conv's implicit im2col). Three kernel paths share this driver: portable C (ref), AVX2+FMA
+ * (6x16) and AVX-512 (8x32); the SIMD ones are compiled with target attributes and only chosen when
+ * the CPU has the features (om_gemm_path_supported). */
+#ifndef OM_GEMM_H
+#define OM_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OM_GEMM_KC 256 /* rows of a packed B block: A micro-panel (KC x MR) stays in L1 */
+#define OM_GEMM_NC 512 /* columns of a packed B block: KC x NC floats stay in L2 */
+#define OM_GEMM_MC 256 /* rows of A packed per call when A is not pre-packed */
+#define OM_GEMM_MAX_MR 8
+#define OM_GEMM_MAX_NR 32
+
+typedef struct om_gemm_epi {
+  const float *bias; /* one value per row of C, or NULL */
+  int act;           /* om_act */
+  float alpha, beta; /* activation parameters */
+} om_gemm_epi;
+
+/* Micro-kernel: one mr x nr tile (mr <= MR, nr <= NR; the packed panels are zero padded).
+ * acc = init tile (when init != NULL) or C tile (load_c) or 0; acc += a * b over kc;
+ * when epi != NULL (last K block): acc += bias[row0 + i], activation; store mr x nr into c. */
+typedef void (*om_gemm_ukr)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                            int mr, int nr, const float *init, int64_t ldi, int load_c,
+                            const om_gemm_epi *epi, int64_t row0);
+
+typedef struct om_gemm_kernel {
+  int path; /* OM_KERNEL_REF / AVX2 / AVX512 */
+  int mr, nr;
+  om_gemm_ukr ukr;
+  const char *name;
+} om_gemm_kernel;
+
+/* Fills dst (kc rows x nc columns of B starting at (k0, j0)) in the packed panel layout:
+ * panel q (columns j0 + q*nr ...) is kc x nr floats, columns past nc are zero. */
+typedef void (*om_gemm_packb_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                                 int nr, float *dst);
+
+typedef struct om_gemm_args {
+  int64_t M, N, K;
+  const float *a_packed;      /* whole A from om_gemm_pack_a, or NULL: */
+  const float *a;             /* A[i,k] = a[i*a_rs + k*a_cs] */
+  int64_t a_rs, a_cs;
+  float a_scale;              /* multiplies A when packed per call (Gemm's alpha); 0 means 1 */
+  const float *b_packed;      /* whole B from om_gemm_pack_b, or NULL: */
+  om_gemm_packb_fn packb;     /* B from a callback, or NULL: */
+  const void *packb_ctx;
+  const float *b;             /* B[k,j] = b[k*b_rs + j*b_cs] */
+  int64_t b_rs, b_cs;
+  float *c;                   /* C[i,j] = c[i*ldc + j] */
+  int64_t ldc;
+  const float *init;          /* optional start value (residual / Gemm's C); may alias c */
+  int64_t ldi;
+  om_gemm_epi epi;
+} om_gemm_args;
+
+/* 1 when this CPU can run the path (REF always). */
+int om_gemm_path_supported(int path);
+/* Kernel for a path (REF, AVX2, AVX512); NULL for an unknown path. Does not check the CPU. */
+const om_gemm_kernel *om_gemm_kernel_get(int path);
+
+/* Floats needed by a whole packed A (M x K) / B (K x N); 0 on overflow. */
+size_t om_gemm_packed_a_floats(const om_gemm_kernel *k, int64_t M, int64_t K);
+size_t om_gemm_packed_b_floats(const om_gemm_kernel *k, int64_t K, int64_t N);
+/* Pack all of A (A[i,k] = a[i*rs + k*cs]) / B, multiplied by scale, into dst. */
+void om_gemm_pack_a(const om_gemm_kernel *k, int64_t M, int64_t K, const float *a, int64_t rs,
+                    int64_t cs, float scale, float *dst);
+void om_gemm_pack_b(const om_gemm_kernel *k, int64_t K, int64_t N, const float *b, int64_t rs,
+                    int64_t cs, float scale, float *dst);
+
+/* Scratch bytes om_gemm needs for these sizes, given which sides come pre-packed; 0 on overflow
+ * (callers check sizes first, so 0 only means nothing is needed when both are pre-packed). */
+size_t om_gemm_scratch_bytes(const om_gemm_kernel *k, int64_t M, int64_t N, int64_t K,
+                             int a_prepacked, int b_prepacked);
+/* Runs the product; scratch is 64-byte aligned, om_gemm_scratch_bytes long. Never fails. */
+void om_gemm(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch);
+
+/* Applies an activation to n floats in place (scalar; used by kernels for the rare activations
+ * they do not vectorize: sigmoid, silu). */
+void om_gemm_act_inplace(float *x, int64_t n, int act, float alpha, float beta);
+
+/* Generic strided B packer usable as packb for a plain matrix: ctx is an om_gemm_bmat. */
+typedef struct om_gemm_bmat {
+  const float *b;
+  int64_t rs, cs;
+  float scale;
+} om_gemm_bmat;
+void om_gemm_packb_strided(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                           float *dst);
+
+/* Micro-kernels, one per file (gemm_ref.c, gemm_avx2.c, gemm_avx512.c). */
+void om_gemm_ukr_ref(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
+                     int nr, const float *init, int64_t ldi, int load_c, const om_gemm_epi *epi,
+                     int64_t row0);
+void om_gemm_ukr_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
+                      int nr, const float *init, int64_t ldi, int load_c, const om_gemm_epi *epi,
+                      int64_t row0);
+void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
+                        int nr, const float *init, int64_t ldi, int load_c, const om_gemm_epi *epi,
+                        int64_t row0);
+
+#endif

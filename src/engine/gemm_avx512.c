@@ -1,0 +1,92 @@
+/* gemm_avx512.c: the AVX-512 SGEMM micro-kernel, 8 rows x 32 columns (16 zmm accumulators, two B
+ * vectors per k, A broadcast from memory). Compiled with a target attribute so the rest of the
+ * binary stays portable; only called when om_gemm_path_supported(OM_KERNEL_AVX512). */
+#include "engine/gemm.h"
+
+#include "engine/op.h"
+
+#include <immintrin.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define MR 8
+#define NR 32
+
+T512 static inline __m512 act512(__m512 v, int act, float alpha, float beta) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  switch (act) {
+  case OM_ACT_RELU: return _mm512_max_ps(v, zero);
+  case OM_ACT_CLIP:
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
+  case OM_ACT_LEAKY_RELU: {
+    __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
+  }
+  case OM_ACT_HARD_SIGMOID: {
+    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta));
+    return _mm512_max_ps(zero, _mm512_min_ps(one, t));
+  }
+  case OM_ACT_HARD_SWISH: {
+    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+    return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
+  }
+  default: return v; /* sigmoid, silu: scalar pass after the store */
+  }
+}
+
+T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                             int mr, int nr, const float *init, int64_t ldi, int load_c,
+                             const om_gemm_epi *epi, int64_t row0) {
+  __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+  __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+  __m512 c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b;
+  const float *src = init ? init : c;
+  int64_t lds = init ? ldi : ldc;
+  int ld = init != NULL || load_c;
+#define LOADROW(i)                                                                         \
+  if (ld && (i) < mr) {                                                                    \
+    c##i##a = _mm512_maskz_loadu_ps(m0, src + (i) * lds);                                  \
+    c##i##b = _mm512_maskz_loadu_ps(m1, src + (i) * lds + 16);                             \
+  } else {                                                                                 \
+    c##i##a = _mm512_setzero_ps();                                                         \
+    c##i##b = _mm512_setzero_ps();                                                         \
+  }
+  LOADROW(0) LOADROW(1) LOADROW(2) LOADROW(3) LOADROW(4) LOADROW(5) LOADROW(6) LOADROW(7)
+#undef LOADROW
+
+#define FMAROW(i)                                                                          \
+  {                                                                                        \
+    __m512 av = _mm512_set1_ps(a[(i)]);                                                    \
+    c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                            \
+    c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                            \
+  }
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; k++) {
+    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
+    a += MR;
+    b += NR;
+  }
+#undef FMAROW
+
+  int act = epi ? epi->act : OM_ACT_NONE;
+  float al = epi ? epi->alpha : 0.0f, be = epi ? epi->beta : 0.0f;
+  const float *bias = epi ? epi->bias : NULL;
+#define STOREROW(i)                                                                        \
+  if ((i) < mr) {                                                                          \
+    if (bias) {                                                                            \
+      __m512 bv = _mm512_set1_ps(bias[row0 + (i)]);                                        \
+      c##i##a = _mm512_add_ps(c##i##a, bv);                                                \
+      c##i##b = _mm512_add_ps(c##i##b, bv);                                                \
+    }                                                                                      \
+    if (act != OM_ACT_NONE) {                                                              \
+      c##i##a = act512(c##i##a, act, al, be);                                              \
+      c##i##b = act512(c##i##b, act, al, be);                                              \
+    }                                                                                      \
+    _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a);                                     \
+    _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);                                \
+  }
+  STOREROW(0) STOREROW(1) STOREROW(2) STOREROW(3) STOREROW(4) STOREROW(5) STOREROW(6) STOREROW(7)
+#undef STOREROW
+  if (act == OM_ACT_SIGMOID || act == OM_ACT_SILU)
+    for (int i = 0; i < mr; i++) om_gemm_act_inplace(c + i * ldc, nr, act, al, be);
+}

@@ -1,0 +1,208 @@
+/* gemm_ref.c: the GEMM driver shared by every kernel path (blocking, packing, tile loop), the
+ * portable C micro-kernel (OM_KERNEL_REF, the reference the SIMD paths are tested against) and the
+ * table of kernels. See gemm.h for the layout. */
+#include "engine/gemm.h"
+
+#include "common/om.h"
+#include "engine/engine.h"
+#include "engine/op.h"
+
+#include <string.h>
+
+#define REF_MR 4
+#define REF_NR 16
+
+void om_gemm_act_inplace(float *x, int64_t n, int act, float alpha, float beta) {
+  if (act == OM_ACT_NONE) return;
+  for (int64_t i = 0; i < n; i++) x[i] = om_act_apply(act, alpha, beta, x[i]);
+}
+
+void om_gemm_ukr_ref(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
+                     int nr, const float *init, int64_t ldi, int load_c, const om_gemm_epi *epi,
+                     int64_t row0) {
+  float acc[REF_MR][REF_NR];
+  for (int i = 0; i < REF_MR; i++)
+    for (int j = 0; j < REF_NR; j++) {
+      float v = 0.0f;
+      if (i < mr && j < nr) {
+        if (init) v = init[i * ldi + j];
+        else if (load_c) v = c[i * ldc + j];
+      }
+      acc[i][j] = v;
+    }
+  for (int64_t k = 0; k < kc; k++) {
+    const float *ak = a + k * REF_MR, *bk = b + k * REF_NR;
+    for (int i = 0; i < REF_MR; i++)
+      for (int j = 0; j < REF_NR; j++) acc[i][j] += ak[i] * bk[j];
+  }
+  for (int i = 0; i < mr; i++) {
+    float bias = (epi && epi->bias) ? epi->bias[row0 + i] : 0.0f;
+    for (int j = 0; j < nr; j++) {
+      float v = acc[i][j];
+      if (epi) v = om_act_apply(epi->act, epi->alpha, epi->beta, v + bias);
+      c[i * ldc + j] = v;
+    }
+  }
+}
+
+static const om_gemm_kernel kernels[] = {
+  {OM_KERNEL_REF, REF_MR, REF_NR, om_gemm_ukr_ref, "ref"},
+  {OM_KERNEL_AVX2, 6, 16, om_gemm_ukr_avx2, "avx2"},
+  {OM_KERNEL_AVX512, 8, 32, om_gemm_ukr_avx512, "avx512"},
+};
+
+const om_gemm_kernel *om_gemm_kernel_get(int path) {
+  for (size_t i = 0; i < OM_ARRAY_LEN(kernels); i++)
+    if (kernels[i].path == path) return &kernels[i];
+  return NULL;
+}
+
+int om_gemm_path_supported(int path) {
+  __builtin_cpu_init();
+  switch (path) {
+  case OM_KERNEL_REF: return 1;
+  case OM_KERNEL_AVX2:
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  case OM_KERNEL_AVX512:
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("fma");
+  default: return 0;
+  }
+}
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+size_t om_gemm_packed_a_floats(const om_gemm_kernel *k, int64_t M, int64_t K) {
+  size_t n;
+  if (M < 0 || K < 0 || om_mul_size((size_t)round_up(M, k->mr), (size_t)K, &n)) return 0;
+  return n;
+}
+
+size_t om_gemm_packed_b_floats(const om_gemm_kernel *k, int64_t K, int64_t N) {
+  size_t n;
+  if (N < 0 || K < 0 || om_mul_size((size_t)round_up(N, k->nr), (size_t)K, &n)) return 0;
+  return n;
+}
+
+/* Rows [i0, i0+mc) x cols [k0, k0+kc) of A into MR-row panels (kc x MR each, zero padded). */
+static void pack_a_block(int mr_, int64_t M, const float *a, int64_t rs, int64_t cs, float scale,
+                         int64_t i0, int64_t mc, int64_t k0, int64_t kc, float *dst) {
+  for (int64_t p = 0; p < mc; p += mr_) {
+    for (int64_t kk = 0; kk < kc; kk++) {
+      const float *src = a + (k0 + kk) * cs;
+      for (int i = 0; i < mr_; i++) {
+        int64_t row = i0 + p + i;
+        dst[kk * mr_ + i] = (p + i < mc && row < M) ? src[row * rs] * scale : 0.0f;
+      }
+    }
+    dst += kc * mr_;
+  }
+}
+
+void om_gemm_packb_strided(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                           float *dst) {
+  const om_gemm_bmat *m = ctx;
+  float s = m->scale == 0.0f ? 1.0f : m->scale;
+  for (int64_t q = 0; q < nc; q += nr) {
+    int64_t w = nc - q < nr ? nc - q : nr;
+    for (int64_t kk = 0; kk < kc; kk++) {
+      const float *src = m->b + (k0 + kk) * m->rs + (j0 + q) * m->cs;
+      float *d = dst + kk * nr;
+      if (m->cs == 1 && s == 1.0f) {
+        memcpy(d, src, (size_t)w * sizeof(float));
+      } else {
+        for (int64_t j = 0; j < w; j++) d[j] = src[j * m->cs] * s;
+      }
+      for (int64_t j = w; j < nr; j++) d[j] = 0.0f;
+    }
+    dst += kc * nr;
+  }
+}
+
+void om_gemm_pack_a(const om_gemm_kernel *k, int64_t M, int64_t K, const float *a, int64_t rs,
+                    int64_t cs, float scale, float *dst) {
+  int64_t mpad = round_up(M, k->mr);
+  for (int64_t pc = 0; pc < K; pc += OM_GEMM_KC) {
+    int64_t kc = K - pc < OM_GEMM_KC ? K - pc : OM_GEMM_KC;
+    pack_a_block(k->mr, M, a, rs, cs, scale, 0, mpad, pc, kc, dst + pc * mpad);
+  }
+}
+
+void om_gemm_pack_b(const om_gemm_kernel *k, int64_t K, int64_t N, const float *b, int64_t rs,
+                    int64_t cs, float scale, float *dst) {
+  int64_t npad = round_up(N, k->nr);
+  om_gemm_bmat m = {b, rs, cs, scale};
+  for (int64_t pc = 0; pc < K; pc += OM_GEMM_KC) {
+    int64_t kc = K - pc < OM_GEMM_KC ? K - pc : OM_GEMM_KC;
+    om_gemm_packb_strided(&m, pc, kc, 0, N, k->nr, dst + pc * npad);
+  }
+}
+
+static int64_t nc_block(const om_gemm_kernel *k) { return OM_GEMM_NC / k->nr * k->nr; }
+static int64_t mc_block(const om_gemm_kernel *k) { return OM_GEMM_MC / k->mr * k->mr; }
+
+size_t om_gemm_scratch_bytes(const om_gemm_kernel *k, int64_t M, int64_t N, int64_t K,
+                             int a_prepacked, int b_prepacked) {
+  int64_t kc = K < OM_GEMM_KC ? K : OM_GEMM_KC;
+  int64_t nc = round_up(N < nc_block(k) ? N : nc_block(k), k->nr);
+  int64_t mc = round_up(M < mc_block(k) ? M : mc_block(k), k->mr);
+  size_t bytes = 0;
+  if (!b_prepacked) bytes += OM_ALIGN_UP((size_t)(kc * nc) * sizeof(float), 64);
+  if (!a_prepacked) bytes += OM_ALIGN_UP((size_t)(kc * mc) * sizeof(float), 64);
+  return bytes;
+}
+
+void om_gemm(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch) {
+  const int64_t M = g->M, N = g->N, K = g->K, mr = k->mr, nr = k->nr;
+  if (M <= 0 || N <= 0) return;
+  const int64_t NCB = nc_block(k), MCB = mc_block(k);
+  const int64_t mpad = round_up(M, mr), npad = round_up(N, nr);
+  int64_t kc0 = K < OM_GEMM_KC ? K : OM_GEMM_KC;
+  int64_t ncmax = round_up(N < NCB ? N : NCB, nr);
+  float *bbuf = scratch, *abuf = scratch;
+  if (!g->b_packed) abuf = bbuf + OM_ALIGN_UP((size_t)(kc0 * ncmax) * sizeof(float), 64) / 4;
+  om_gemm_bmat bm = {g->b, g->b_rs, g->b_cs, 1.0f};
+  om_gemm_packb_fn packb = g->packb ? g->packb : om_gemm_packb_strided;
+  const void *pctx = g->packb ? g->packb_ctx : &bm;
+  float ascale = g->a_scale == 0.0f ? 1.0f : g->a_scale;
+
+  for (int64_t jc = 0; jc < N; jc += NCB) {
+    int64_t nc = N - jc < NCB ? N - jc : NCB;
+    /* K == 0 still runs one pass so the epilogue (init, bias, activation) is applied. */
+    for (int64_t pc = 0; pc < K || (pc == 0 && K == 0); pc += OM_GEMM_KC) {
+      int64_t kc = K - pc < OM_GEMM_KC ? K - pc : OM_GEMM_KC;
+      int last = pc + kc >= K;
+      const float *bblk;
+      if (g->b_packed) {
+        bblk = g->b_packed + pc * npad + jc * kc;
+      } else {
+        packb(pctx, pc, kc, jc, nc, (int)nr, bbuf);
+        bblk = bbuf;
+      }
+      for (int64_t ic = 0; ic < M; ic += MCB) {
+        int64_t mc = M - ic < MCB ? M - ic : MCB;
+        const float *ablk;
+        if (g->a_packed) {
+          ablk = g->a_packed + pc * mpad + ic * kc;
+        } else {
+          pack_a_block((int)mr, M, g->a, g->a_rs, g->a_cs, ascale, ic, round_up(mc, mr), pc, kc,
+                       abuf);
+          ablk = abuf;
+        }
+        for (int64_t ir = 0; ir < mc; ir += mr) {
+          int m_eff = (int)(mc - ir < mr ? mc - ir : mr);
+          const float *ap = ablk + ir * kc;
+          int64_t row = ic + ir;
+          for (int64_t jr = 0; jr < nc; jr += nr) {
+            int n_eff = (int)(nc - jr < nr ? nc - jr : nr);
+            int64_t col = jc + jr;
+            const float *init = (pc == 0 && g->init) ? g->init + row * g->ldi + col : NULL;
+            k->ukr(kc, ap, bblk + jr * kc, g->c + row * g->ldc + col, g->ldc, m_eff, n_eff, init,
+                   g->ldi, pc > 0, last ? &g->epi : NULL, row);
+          }
+        }
+      }
+    }
+  }
+}

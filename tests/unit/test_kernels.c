@@ -1,0 +1,173 @@
+/* test_kernels.c: every GEMM kernel path this CPU can run (ref, avx2, avx512) against a naive triple
+ * loop in double precision, over many odd sizes (1..67, past the KC/NC/MC block edges), all ways of
+ * feeding A and B (pre-packed, strided/transposed, packing callback), init (also aliasing C), bias
+ * and every activation. */
+#include "common/om.h"
+#include "engine/engine.h"
+#include "engine/gemm.h"
+#include "engine/op.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures, checks;
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+
+static float frand(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+}
+
+/* Independent scalar activation (spelled out from op.h's comments). */
+static double ref_act(int act, double a, double b, double x) {
+  switch (act) {
+  case OM_ACT_RELU: return x > 0 ? x : 0;
+  case OM_ACT_CLIP: return x < a ? a : x > b ? b : x;
+  case OM_ACT_LEAKY_RELU: return x < 0 ? a * x : x;
+  case OM_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
+  case OM_ACT_HARD_SIGMOID: { double t = a * x + b; return t < 0 ? 0 : t > 1 ? 1 : t; }
+  case OM_ACT_HARD_SWISH: { double t = x / 6 + 0.5; return x * (t < 0 ? 0 : t > 1 ? 1 : t); }
+  case OM_ACT_SILU: return x / (1.0 + exp(-x));
+  default: return x;
+  }
+}
+
+typedef struct {
+  int amode;   /* 0 pre-packed, 1 raw row-major, 2 raw transposed storage */
+  int bmode;   /* 0 pre-packed, 1 raw row-major, 2 raw transposed, 3 callback */
+  int init;    /* 0 none, 1 separate, 2 aliases C */
+  int bias;
+  int act;
+  float scale; /* a_scale for raw A */
+} mode;
+
+static void run_case(const om_gemm_kernel *k, int64_t M, int64_t N, int64_t K, mode md) {
+  size_t na = (size_t)(M * K) + 1, nb = (size_t)(K * N) + 1, ncn = (size_t)(M * N) + 1;
+  float *A = malloc(na * 4), *B = malloc(nb * 4), *C = malloc(ncn * 4 + 64 * 4), *I = malloc(ncn * 4);
+  float *bias = malloc((size_t)(M + 1) * 4);
+  for (size_t i = 0; i < na; i++) A[i] = frand();
+  for (size_t i = 0; i < nb; i++) B[i] = frand();
+  for (size_t i = 0; i < ncn; i++) I[i] = frand();
+  for (int64_t i = 0; i < M; i++) bias[i] = frand();
+  int64_t ldc = N + 3; /* a row stride wider than N checks that padding columns stay untouched */
+  free(C);
+  C = malloc((size_t)(M * ldc + 1) * 4);
+  for (int64_t i = 0; i < M * ldc; i++) C[i] = 1234.5f;
+  float sc = md.amode == 0 || md.scale == 0.0f ? 1.0f : md.scale;
+  /* storage: A logical [M,K]; transposed storage holds A^T [K,M] */
+  float *Ast = A;
+  int64_t ars = K, acs = 1;
+  if (md.amode == 2) { ars = 1; acs = M; }
+  int64_t brs = N, bcs = 1;
+  if (md.bmode == 2) { brs = 1; bcs = K; }
+  const float *init = NULL;
+  int64_t ldi = 0;
+  if (md.init == 1) { init = I; ldi = N; }
+  if (md.init == 2) {
+    for (int64_t i = 0; i < M; i++) memcpy(C + i * ldc, I + i * N, (size_t)N * 4);
+    init = C;
+    ldi = ldc;
+  }
+  om_gemm_args g = {0};
+  g.M = M; g.N = N; g.K = K;
+  float *ap = NULL, *bp = NULL;
+  if (md.amode == 0) {
+    ap = om_alloc_aligned(om_gemm_packed_a_floats(k, M, K) * 4 + 64);
+    om_gemm_pack_a(k, M, K, Ast, ars, acs, 1.0f, ap);
+    g.a_packed = ap;
+  } else {
+    g.a = Ast; g.a_rs = ars; g.a_cs = acs; g.a_scale = md.scale;
+  }
+  om_gemm_bmat bm = {B, brs, bcs, 1.0f};
+  if (md.bmode == 0) {
+    bp = om_alloc_aligned(om_gemm_packed_b_floats(k, K, N) * 4 + 64);
+    om_gemm_pack_b(k, K, N, B, brs, bcs, 1.0f, bp);
+    g.b_packed = bp;
+  } else if (md.bmode == 3) {
+    g.packb = om_gemm_packb_strided; g.packb_ctx = &bm;
+  } else {
+    g.b = B; g.b_rs = brs; g.b_cs = bcs;
+  }
+  g.c = C; g.ldc = ldc; g.init = init; g.ldi = ldi;
+  g.epi.bias = md.bias ? bias : NULL;
+  g.epi.act = md.act; g.epi.alpha = 0.1f; g.epi.beta = 0.6f;
+  if (md.act == OM_ACT_CLIP) { g.epi.alpha = -0.5f; g.epi.beta = 0.7f; }
+  if (md.act == OM_ACT_HARD_SIGMOID) { g.epi.alpha = 0.2f; g.epi.beta = 0.5f; }
+  size_t sb = om_gemm_scratch_bytes(k, M, N, K, md.amode == 0, md.bmode == 0);
+  void *scratch = om_alloc_aligned(sb + 64);
+  om_gemm(k, &g, scratch);
+
+  int bad = 0;
+  for (int64_t i = 0; i < M && !bad; i++) {
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0, mag = 0;
+      for (int64_t kk = 0; kk < K; kk++) {
+        double av = (double)Ast[i * ars + kk * acs] * sc, bv = B[kk * brs + j * bcs];
+        s += av * bv;
+        mag += fabs(av * bv);
+      }
+      if (md.init) { s += I[i * N + j]; mag += fabs(I[i * N + j]); }
+      if (md.bias) { s += bias[i]; mag += fabs(bias[i]); }
+      double want = ref_act(md.act, g.epi.alpha, g.epi.beta, s);
+      double got = C[i * ldc + j];
+      if (!(fabs(got - want) <= 2e-6 * (mag + 1.0))) {
+        fprintf(stderr, "FAIL %s M=%lld N=%lld K=%lld a%d b%d init%d bias%d act%d: C[%lld,%lld]=%.8g want %.8g\n",
+                k->name, (long long)M, (long long)N, (long long)K, md.amode, md.bmode, md.init, md.bias,
+                md.act, (long long)i, (long long)j, got, want);
+        bad = 1;
+        break;
+      }
+    }
+    for (int64_t j = N; j < ldc && !bad && i < M - 1; j++)
+      if (C[i * ldc + j] != 1234.5f) {
+        fprintf(stderr, "FAIL %s M=%lld N=%lld K=%lld: wrote past column N at row %lld\n", k->name,
+                (long long)M, (long long)N, (long long)K, (long long)i);
+        bad = 1;
+      }
+  }
+  checks++;
+  failures += bad;
+  om_free_aligned(ap);
+  om_free_aligned(bp);
+  om_free_aligned(scratch);
+  free(A); free(B); free(C); free(I); free(bias);
+}
+
+int main(void) {
+  static const int sizes[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 32, 33, 47, 48, 64, 67};
+  int ns = (int)OM_ARRAY_LEN(sizes);
+  int paths[] = {OM_KERNEL_REF, OM_KERNEL_AVX2, OM_KERNEL_AVX512};
+  for (int p = 0; p < 3; p++) {
+    if (!om_gemm_path_supported(paths[p])) {
+      printf("path %d not supported on this CPU: skipped\n", paths[p]);
+      continue;
+    }
+    const om_gemm_kernel *k = om_gemm_kernel_get(paths[p]);
+    int before = failures;
+    /* every (M, N) pair of odd sizes with a few K, all plain */
+    for (int a = 0; a < ns; a++)
+      for (int b = 0; b < ns; b++) {
+        int64_t K = sizes[(a * 7 + b * 3) % ns];
+        run_case(k, sizes[a], sizes[b], K, (mode){0, 3, 0, 0, 0, 0});
+      }
+    /* modes and epilogues on a spread of shapes, including past KC (256), NC (512), MC (256) */
+    static const int64_t shapes[][3] = {{1, 1, 1},   {7, 33, 5},   {67, 67, 67}, {9, 17, 300},
+                                        {13, 530, 7}, {270, 20, 11}, {17, 45, 513}, {8, 32, 256},
+                                        {5, 3, 0}};
+    for (size_t s = 0; s < OM_ARRAY_LEN(shapes); s++)
+      for (int am = 0; am < 3; am++)
+        for (int bmo = 0; bmo < 4; bmo++)
+          for (int in = 0; in < 3; in++) {
+            mode md = {am, bmo, in, (am + bmo + in) & 1, (am * 4 + bmo + in) % 8, am == 1 ? 0.75f : 0.0f};
+            run_case(k, shapes[s][0], shapes[s][1], shapes[s][2], md);
+          }
+    for (int act = 0; act < 8; act++) run_case(k, 19, 37, 29, (mode){0, 3, 1, 1, act, 0});
+    printf("%s: %s\n", k->name, failures == before ? "ok" : "FAILED");
+  }
+  printf("%d cases, %d failed\n", checks, failures);
+  return failures ? 1 : 0;
+}
