@@ -1,0 +1,220 @@
+/* resize.c: resampling that reproduces Pillow 9.x exactly on 8-bit images.
+ *
+ * BILINEAR/BICUBIC follow libImaging/Resample.c: separable, horizontal pass first (into an 8-bit
+ * intermediate clipped to 0..255), then vertical; a pass is skipped when that dimension does not
+ * change; support = filter support * max(scale, 1) (antialiasing when reducing); per-output
+ * coefficients normalised to sum 1 in double, then fixed point with PRECISION_BITS = 32-8-2 and
+ * rounded half away from zero; accumulators start at 1/2 and are clipped to 0..255.
+ * NEAREST follows Pillow's affine scale path: source index = (int) of a double that starts at
+ * scale/2 and grows by scale per pixel (accumulated, as Pillow does).
+ * Only the requested output window is computed: each output pixel depends only on its own index,
+ * so cropping first gives the very same pixels. */
+#include "image/image_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PRECISION_BITS (32 - 8 - 2)
+
+static double filter_bilinear(double x) {
+  if (x < 0.0) x = -x;
+  return x < 1.0 ? 1.0 - x : 0.0;
+}
+
+static double filter_bicubic(double x) {
+  const double a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+typedef struct {
+  double (*f)(double);
+  double scale, filterscale, support;
+  int ksize;
+} axis_filter;
+
+static void axis_init(axis_filter *a, int in, int out, int interp) {
+  a->f = interp == OM_INTERP_BICUBIC ? filter_bicubic : filter_bilinear;
+  double base = interp == OM_INTERP_BICUBIC ? 2.0 : 1.0;
+  a->scale = a->filterscale = (double)in / out;
+  if (a->filterscale < 1.0) a->filterscale = 1.0;
+  a->support = base * a->filterscale;
+  a->ksize = (int)ceil(a->support) * 2 + 1;
+}
+
+/* First source index and count of taps for output index xx (Pillow's rounding and clamping). */
+static void axis_bounds(const axis_filter *a, int in, int xx, int *xmin, int *xcnt) {
+  double center = (xx + 0.5) * a->scale;
+  int lo = (int)(center - a->support + 0.5);
+  if (lo < 0) lo = 0;
+  int hi = (int)(center + a->support + 0.5);
+  if (hi > in) hi = in;
+  *xmin = lo;
+  *xcnt = hi - lo;
+}
+
+/* Fixed-point coefficients for outputs [o0, o1): k is (o1-o0) x ksize, bounds (o1-o0) x 2. */
+static void axis_coeffs(const axis_filter *a, int in, int o0, int o1, int32_t *k, int *bounds,
+                        double *tmp) {
+  for (int xx = o0; xx < o1; xx++) {
+    int xmin, xcnt;
+    axis_bounds(a, in, xx, &xmin, &xcnt);
+    double center = (xx + 0.5) * a->scale, ss = 1.0 / a->filterscale, ww = 0.0;
+    for (int x = 0; x < xcnt; x++) {
+      tmp[x] = a->f((x + xmin - center + 0.5) * ss);
+      ww += tmp[x];
+    }
+    int32_t *kr = k + (size_t)(xx - o0) * a->ksize;
+    for (int x = 0; x < a->ksize; x++) {
+      double v = x < xcnt ? (ww != 0.0 ? tmp[x] / ww : tmp[x]) : 0.0;
+      kr[x] = v < 0 ? (int32_t)(-0.5 + v * (1 << PRECISION_BITS))
+                    : (int32_t)(0.5 + v * (1 << PRECISION_BITS));
+    }
+    bounds[2 * (xx - o0)] = xmin;
+    bounds[2 * (xx - o0) + 1] = xcnt;
+  }
+}
+
+static inline uint8_t clip8(int32_t v) {
+  if (v < 0) return 0;
+  v >>= PRECISION_BITS;
+  return v > 255 ? 255 : (uint8_t)v;
+}
+
+/* Source rows [yf, yl) that the vertical pass reads for outputs [y0, y1). */
+static void row_span(int h, int rh, int interp, int y0, int y1, int *yf, int *yl) {
+  if (rh == h) {
+    *yf = y0;
+    *yl = y1;
+    return;
+  }
+  axis_filter ay;
+  axis_init(&ay, h, rh, interp);
+  int a, n, b, m;
+  axis_bounds(&ay, h, y0, &a, &n);
+  axis_bounds(&ay, h, y1 - 1, &b, &m);
+  *yf = a;
+  *yl = b + m;
+}
+
+static size_t up16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+size_t om_resample_scratch_size(int w, int h, int c, int rw, int rh, int interp, int x0, int y0,
+                                int x1, int y1) {
+  size_t nx = (size_t)(x1 - x0), ny = (size_t)(y1 - y0), total = 0, t;
+  if (interp == OM_INTERP_NEAREST) {
+    if (om_mul_size(nx + ny, sizeof(int), &total)) return 0;
+    return total + 16;
+  }
+  axis_filter ax, ay;
+  axis_init(&ax, w, rw, interp);
+  axis_init(&ay, h, rh, interp);
+  int yf, yl;
+  row_span(h, rh, interp, y0, y1, &yf, &yl);
+  size_t parts[5];
+  if (om_mul_size(nx, (size_t)ax.ksize * sizeof(int32_t), &parts[0]) ||
+      om_mul_size(ny, (size_t)ay.ksize * sizeof(int32_t), &parts[1]) ||
+      om_mul_size(nx + ny, 2 * sizeof(int), &parts[2]) ||
+      om_mul_size((size_t)(ax.ksize > ay.ksize ? ax.ksize : ay.ksize), sizeof(double), &parts[3]) ||
+      om_mul_size((size_t)(yl - yf), nx, &t) || om_mul_size(t, (size_t)c, &parts[4]))
+    return 0;
+  for (int i = 0; i < 5; i++)
+    if (om_add_size(total, up16(parts[i]), &total)) return 0;
+  return total;
+}
+
+static void resample_nearest(const uint8_t *src, int w, int h, int c, int rw, int rh, int x0,
+                             int y0, int x1, int y1, uint8_t *dst, int *tab) {
+  int *xt = tab, *yt = tab + (x1 - x0);
+  double ax = (double)w / rw, ay = (double)h / rh, v = ax * 0.5;
+  for (int x = 0; x < x1; x++, v += ax) {
+    if (x < x0) continue;
+    int i = v < 0.0 ? 0 : (int)v;
+    xt[x - x0] = i >= w ? w - 1 : i;
+  }
+  v = ay * 0.5;
+  for (int y = 0; y < y1; y++, v += ay) {
+    if (y < y0) continue;
+    int i = v < 0.0 ? 0 : (int)v;
+    yt[y - y0] = i >= h ? h - 1 : i;
+  }
+  size_t nx = (size_t)(x1 - x0);
+  for (int y = y0; y < y1; y++) {
+    const uint8_t *sr = src + (size_t)yt[y - y0] * w * c;
+    uint8_t *dr = dst + (size_t)(y - y0) * nx * c;
+    for (size_t x = 0; x < nx; x++) memcpy(dr + x * c, sr + (size_t)xt[x] * c, (size_t)c);
+  }
+}
+
+void om_resample_window(const uint8_t *src, int w, int h, int c, int rw, int rh, int interp, int x0,
+                        int y0, int x1, int y1, uint8_t *dst, void *scratch) {
+  if (interp == OM_INTERP_NEAREST) {
+    if (rw == w && rh == h) interp = OM_INTERP_BILINEAR; /* Pillow copies: both passes skip */
+    else {
+      resample_nearest(src, w, h, c, rw, rh, x0, y0, x1, y1, dst, scratch);
+      return;
+    }
+  }
+  const int need_h = rw != w, need_v = rh != h;
+  const size_t nx = (size_t)(x1 - x0), ny = (size_t)(y1 - y0);
+  axis_filter ax, ay;
+  axis_init(&ax, w, rw, interp);
+  axis_init(&ay, h, rh, interp);
+  int yf, yl;
+  row_span(h, rh, interp, y0, y1, &yf, &yl);
+  uint8_t *p = scratch;
+  int32_t *kx = (int32_t *)p;
+  p += up16(nx * (size_t)ax.ksize * sizeof(int32_t));
+  int32_t *ky = (int32_t *)p;
+  p += up16(ny * (size_t)ay.ksize * sizeof(int32_t));
+  int *bx = (int *)p, *by = bx + 2 * nx;
+  p += up16((nx + ny) * 2 * sizeof(int));
+  double *dt = (double *)p;
+  p += up16((size_t)(ax.ksize > ay.ksize ? ax.ksize : ay.ksize) * sizeof(double));
+  uint8_t *tmp = p;
+
+  /* Horizontal pass over the source rows the vertical pass needs: tmp is (yl-yf) x nx x c. */
+  const uint8_t *hsrc; /* row yf of the horizontally resampled (or untouched) image, column x0 */
+  size_t hstride;
+  if (need_h) {
+    axis_coeffs(&ax, w, x0, x1, kx, bx, dt);
+    for (int y = yf; y < yl; y++) {
+      const uint8_t *sr = src + (size_t)y * w * c;
+      uint8_t *tr = tmp + (size_t)(y - yf) * nx * c;
+      for (size_t x = 0; x < nx; x++) {
+        const int32_t *k = kx + x * (size_t)ax.ksize;
+        const uint8_t *sp = sr + (size_t)bx[2 * x] * c;
+        int n = bx[2 * x + 1];
+        for (int ch = 0; ch < c; ch++) {
+          int32_t ss = 1 << (PRECISION_BITS - 1);
+          for (int j = 0; j < n; j++) ss += sp[(size_t)j * c + ch] * k[j];
+          tr[x * c + ch] = clip8(ss);
+        }
+      }
+    }
+    hsrc = tmp;
+    hstride = nx * c;
+  } else {
+    hsrc = src + ((size_t)yf * w + x0) * c;
+    hstride = (size_t)w * c;
+  }
+
+  if (!need_v) {
+    for (size_t y = 0; y < ny; y++) memcpy(dst + y * nx * c, hsrc + y * hstride, nx * c);
+    return;
+  }
+  axis_coeffs(&ay, h, y0, y1, ky, by, dt);
+  for (size_t y = 0; y < ny; y++) {
+    const int32_t *k = ky + y * (size_t)ay.ksize;
+    const uint8_t *sr = hsrc + (size_t)(by[2 * y] - yf) * hstride;
+    int n = by[2 * y + 1];
+    uint8_t *dr = dst + y * nx * c;
+    for (size_t i = 0; i < nx * c; i++) {
+      int32_t ss = 1 << (PRECISION_BITS - 1);
+      for (int j = 0; j < n; j++) ss += sr[(size_t)j * hstride + i] * k[j];
+      dr[i] = clip8(ss);
+    }
+  }
+}
