@@ -748,18 +748,21 @@ static int parse_model(const uint8_t *buf, size_t len, const limits *lim, onnx_m
         rc = om_seterr(err, OM_E_FORMAT, "model has two graph fields (offset %zu)", pb_offset(&c));
         break;
       }
-      if ((rc = pb_expect_wire(&c, w, PB_LEN, "graph", err)) || (rc = pb_read_sub(&c, &sub, err))) break;
+      if ((rc = pb_expect_wire(&c, w, PB_LEN, "graph", err)) || (rc = pb_read_sub(&c, &sub, err))) {
+        om_preferr(err, rc, "graph");
+        break;
+      }
       have_graph = 1;
       rc = parse_graph(&sub, lim, m, err);
       break;
     case 8:
-      if ((rc = pb_expect_wire(&c, w, PB_LEN, "opset_import", err)) || (rc = pb_read_sub(&c, &sub, err))) break;
-      rc = parse_opset(&sub, m, &have_opset, err);
+      if (!(rc = pb_expect_wire(&c, w, PB_LEN, "opset_import", err)) && !(rc = pb_read_sub(&c, &sub, err)))
+        rc = parse_opset(&sub, m, &have_opset, err);
       if (rc) om_preferr(err, rc, "opset_import");
       break;
     case 14:
-      if ((rc = pb_expect_wire(&c, w, PB_LEN, "metadata_props", err)) || (rc = pb_read_sub(&c, &sub, err))) break;
-      rc = parse_meta(&sub, m, &capmeta, err);
+      if (!(rc = pb_expect_wire(&c, w, PB_LEN, "metadata_props", err)) && !(rc = pb_read_sub(&c, &sub, err)))
+        rc = parse_meta(&sub, m, &capmeta, err);
       if (rc) om_preferr(err, rc, "metadata_props[%d]", m->nmeta);
       break;
     default: rc = pb_skip(&c, w, err); break;
