@@ -18,10 +18,12 @@ void om_decode_opts_default(om_decode_opts *o) {
   o->max_pixels = OM_DEFAULT_MAX_PIXELS;
 }
 
-int om_image_check_dims(uint64_t w, uint64_t h, const om_decode_opts *o, char *err) {
+int om_image_check_dims(const char *format, uint64_t w, uint64_t h, const om_decode_opts *o,
+                        char *err) {
   uint64_t lim = o->max_pixels ? o->max_pixels : OM_DEFAULT_MAX_PIXELS;
   if (w == 0 || h == 0)
-    return om_seterr(err, OM_E_FORMAT, "image has zero size (%llux%llu)", (unsigned long long)w,
+    return om_seterr(err, OM_E_FORMAT, "%s: image has zero size (%llux%llu)", format,
+                     (unsigned long long)w,
                      (unsigned long long)h);
   /* w, h come from 32-bit header fields, so the product fits in 64 bits. */
   uint64_t px = w * h;

@@ -92,7 +92,7 @@ static int decode_body(jpeg_state *st, const uint8_t *buf, size_t len, const om_
       break;
     }
   }
-  int rc = om_image_check_dims(ci->image_width, ci->image_height, o, err);
+  int rc = om_image_check_dims("jpeg", ci->image_width, ci->image_height, o, err);
   if (rc != OM_OK) return rc;
 
   int cmyk = 0;

@@ -52,7 +52,7 @@ static int decode_body(png_state *st, const om_decode_opts *o, om_image *out, ch
   out->src_w = (int)w;
   out->src_h = (int)h;
   out->exif_orientation = 1;
-  int rc = om_image_check_dims(w, h, o, err);
+  int rc = om_image_check_dims("png", w, h, o, err);
   if (rc != OM_OK) return rc;
 
   if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -84,8 +84,32 @@ static int decode_body(png_state *st, const om_decode_opts *o, om_image *out, ch
   return OM_OK;
 }
 
+/* CRC-32 of a PNG chunk (bitwise: only the 17-byte IHDR is checked here). */
+static uint32_t chunk_crc(const uint8_t *p, size_t n) {
+  uint32_t c = 0xffffffffu;
+  for (size_t i = 0; i < n; i++) {
+    c ^= p[i];
+    for (int k = 0; k < 8; k++) c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1u)));
+  }
+  return c ^ 0xffffffffu;
+}
+
+static uint32_t be32(const uint8_t *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
 int om_decode_png(const uint8_t *buf, size_t len, const om_decode_opts *o, om_image *out,
                   char *err) {
+  /* The size limit is checked on the raw IHDR before libpng reads further chunks, so a huge
+   * header is refused as such even when the rest of the file is missing. */
+  if (len >= 33 && be32(buf + 8) == 13 && memcmp(buf + 12, "IHDR", 4) == 0 &&
+      chunk_crc(buf + 12, 17) == be32(buf + 29)) {
+    uint32_t w = be32(buf + 16), h = be32(buf + 20);
+    if (w != 0 && h != 0) {
+      int rc0 = om_image_check_dims("png", w, h, o, err);
+      if (rc0 != OM_OK) return rc0;
+    }
+  }
   png_state *st = calloc(1, sizeof *st);
   if (!st) return om_seterr(err, OM_E_NOMEM, "png: out of memory");
   int rc;

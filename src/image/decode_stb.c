@@ -27,7 +27,7 @@ int om_decode_stb(const uint8_t *buf, size_t len, const om_decode_opts *o, const
   out->src_w = w;
   out->src_h = h;
   out->exif_orientation = 1;
-  int rc = om_image_check_dims((uint64_t)(w < 0 ? 0 : w), (uint64_t)(h < 0 ? 0 : h), o, err);
+  int rc = om_image_check_dims(format, (uint64_t)(w < 0 ? 0 : w), (uint64_t)(h < 0 ? 0 : h), o, err);
   if (rc != OM_OK) return rc;
   int w2 = 0, h2 = 0;
   stbi_uc *px = stbi_load_from_memory(buf, (int)len, &w2, &h2, &comp, 0);

@@ -12,7 +12,8 @@ int om_decode_stb(const uint8_t *buf, size_t len, const om_decode_opts *o, const
                   om_image *out, char *err);
 
 /* Refuses zero or over-limit dimensions (from the file header, before any pixel is decoded). */
-int om_image_check_dims(uint64_t w, uint64_t h, const om_decode_opts *o, char *err);
+int om_image_check_dims(const char *format, uint64_t w, uint64_t h, const om_decode_opts *o,
+                        char *err);
 /* Allocates img->px for w x h x c (overflow-checked) and sets w, h, c. */
 int om_image_alloc(om_image *img, int w, int h, int c, char *err);
 
