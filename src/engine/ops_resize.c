@@ -31,10 +31,12 @@ typedef struct rs_params {
   rs_axis ax[OM_MAX_DIMS];
 } rs_params;
 
-static double src_coord(int ctm, int64_t xo, double scale, int64_t in, int64_t out) {
+/* out is in * scale (not rounded): ONNX's reference uses the unrounded length for align_corners
+ * and pytorch_half_pixel when scales are given */
+static double src_coord(int ctm, int64_t xo, double scale, int64_t in, double out) {
   switch (ctm) {
   case C_PYTORCH_HALF_PIXEL: return out > 1 ? ((double)xo + 0.5) / scale - 0.5 : 0.0;
-  case C_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)xo * (double)(in - 1) / (double)(out - 1);
+  case C_ALIGN_CORNERS: return out == 1 ? 0.0 : (double)xo * (double)(in - 1) / (out - 1);
   case C_ASYMMETRIC: return (double)xo / scale;
   case C_TF_HALF_PIXEL_NEAREST: return ((double)xo + 0.5) / scale;
   default: return ((double)xo + 0.5) / scale - 0.5;
@@ -65,7 +67,7 @@ static int build_axis(om_prep *p, rs_axis *a, int64_t in, int64_t out, double sc
   a->ntap = ntap;
   int identity = in == out;
   for (int64_t xo = 0; xo < out; xo++) {
-    double x = src_coord(ctm, xo, scale, in, out);
+    double x = src_coord(ctm, xo, scale, in, (double)in * scale);
     int32_t *ix = a->idx + xo * ntap;
     float *w = a->w + xo * ntap;
     if (mode == M_NEAREST) {
