@@ -75,7 +75,13 @@ static int prep_dropout(om_prep *p, char *err) {
     int64_t tm = 0;
     size_t n;
     if ((rc = om_tensor_ints(p->in[2], "training_mode", &tm, 1, &n, err))) return rc;
-    if (n && tm) return om_seterr(err, OM_E_UNSUPPORTED, "training_mode=1 is not supported (inference only)");
+    float ratio = 0.5f;
+    if (p->nin > 1 && om_tensor_present(p->in[1]) && om_tensor_scalar_f(p->in[1], &ratio))
+      return om_seterr(err, OM_E_UNSUPPORTED, "ratio must be known at load");
+    /* Training mode is deterministic only when nothing is dropped. */
+    if (n && tm && ratio != 0.0f)
+      return om_seterr(err, OM_E_UNSUPPORTED, "training_mode=1 with ratio %g is not supported (inference only)",
+                       (double)ratio);
   }
   if (p->opset < 7 && om_attr_int(p, "is_test", 0) == 0)
     return om_seterr(err, OM_E_UNSUPPORTED, "is_test=0 (training) is not supported");
