@@ -1,6 +1,570 @@
-/* ops_conv.c: placeholder table; the family's ops are added here. */
+/* ops_conv.c: Conv and ConvTranspose (float32, 1-D/2-D/3-D, groups, strides, dilations, pads,
+ * auto_pad) with the planner's fused epilogue (om_act, om_act_alpha, om_act_beta, om_sum).
+ *
+ * Shapes: X is (N, C, *in), W is (M, C/group, *k) for Conv and (C, M/group, *k) for ConvTranspose,
+ * Y is (N, M, *out). 1-D and 2-D are run as 3-D with leading spatial sizes of 1.
+ * Conv strategies, chosen at prepare:
+ *   - 1x1, stride 1, no pad: per group Y[Mg, HW] = W[Mg, Cg] * X[Cg, HW] straight from NCHW.
+ *   - general: implicit im2col: the GEMM's B packer gathers patches from the image directly into
+ *     packed panels, so no K x HW column buffer is ever materialized.
+ *   - depthwise (Cg == 1): direct loops over rows (vectorizable inner loop over output columns).
+ * Constant weights are packed into the GEMM layout at prepare. ConvTranspose: col = W^T X by GEMM,
+ * then col2im scatter-add (simple and correct; speed is secondary there). */
+#include "engine/engine.h"
+#include "engine/gemm.h"
 #include "engine/op.h"
+#include "engine/op_util.h"
+
+#include <string.h>
+
+enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DEPTHWISE, CONV_TRANSPOSE };
+
+typedef struct conv_params {
+  int kind;
+  const om_gemm_kernel *k;
+  int64_t N, C, D, H, W;          /* input batch, channels, spatial (3-D promoted) */
+  int64_t M, OD, OH, OW;          /* output channels and spatial */
+  int64_t group, Cg, Mg;
+  int64_t kd, kh, kw, sd, sh, sw, dd, dh, dw, pd, ph, pw; /* pads: begin side */
+  int64_t Kg;                     /* GEMM depth: Cg*kd*kh*kw (Conv) or Mg*kd*kh*kw (transpose) */
+  const float *wpacked;           /* Conv: per group packed A, wstride floats apart; or NULL */
+  size_t wstride;
+  int act;
+  float alpha, beta;
+  int has_sum;
+} conv_params;
+
+/* ---- implicit im2col: B[k, j] with k = ((c*kd + z)*kh + y)*kw + x, j = (oz*OH + oy)*OW + ox ---- */
+typedef struct im2col_ctx {
+  const conv_params *p;
+  const float *x; /* first input channel of the group, image n */
+} im2col_ctx;
+
+static void pack_im2col(const void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                        float *dst) {
+  const im2col_ctx *ctx = vctx;
+  const conv_params *p = ctx->p;
+  const int64_t D = p->D, H = p->H, W = p->W, OH = p->OH, OW = p->OW;
+  const int64_t ksz = p->kd * p->kh * p->kw;
+  for (int64_t kk = 0; kk < kc; kk++) {
+    int64_t k = k0 + kk;
+    int64_t c = k / ksz, r = k % ksz;
+    int64_t kz = r / (p->kh * p->kw), ky = (r / p->kw) % p->kh, kx = r % p->kw;
+    const float *xc = ctx->x + c * D * H * W;
+    int64_t ox = j0 % OW, oy = (j0 / OW) % OH, oz = j0 / (OW * OH);
+    float *d = dst + kk * nr; /* panel 0, row kk */
+    int lane = 0;
+    int64_t left = nc;
+    while (left > 0) {
+      int64_t run = OW - ox;
+      if (run > nr - lane) run = nr - lane;
+      if (run > left) run = left;
+      int64_t iz = oz * p->sd - p->pd + kz * p->dd, iy = oy * p->sh - p->ph + ky * p->dh;
+      if (iz < 0 || iz >= D || iy < 0 || iy >= H) {
+        memset(d + lane, 0, (size_t)run * sizeof(float));
+      } else {
+        const float *src = xc + (iz * H + iy) * W;
+        int64_t ix = ox * p->sw - p->pw + kx * p->dw;
+        float *o = d + lane;
+        if (p->sw == 1 && ix >= 0 && ix + run <= W) {
+          memcpy(o, src + ix, (size_t)run * sizeof(float));
+        } else {
+          for (int64_t t = 0; t < run; t++, ix += p->sw) o[t] = (ix >= 0 && ix < W) ? src[ix] : 0.0f;
+        }
+      }
+      lane += (int)run;
+      left -= run;
+      ox += run;
+      if (ox == OW) {
+        ox = 0;
+        if (++oy == OH) { oy = 0; oz++; }
+      }
+      if (lane == nr) {
+        lane = 0;
+        d += kc * nr; /* same row kk of the next panel */
+      }
+    }
+    if (lane) memset(d + lane, 0, (size_t)(nr - lane) * sizeof(float));
+  }
+}
+
+/* ---- activation over a row (vectorizable for the common ones) ---- */
+static void act_row(float *y, int64_t n, int act, float a, float b) {
+  switch (act) {
+  case OM_ACT_NONE: return;
+  case OM_ACT_RELU:
+    for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+    return;
+  case OM_ACT_CLIP:
+    for (int64_t i = 0; i < n; i++) {
+      float v = y[i] < a ? a : y[i];
+      y[i] = v > b ? b : v;
+    }
+    return;
+  default:
+    for (int64_t i = 0; i < n; i++) y[i] = om_act_apply(act, a, b, y[i]);
+  }
+}
+
+/* ---- depthwise: one output channel plane; generic C, and the same body built for AVX-512 ---- */
+#define DW_BODY                                                                               \
+  const int64_t H = p->H, W = p->W, OH = p->OH, OW = p->OW;                                  \
+  for (int64_t oz = 0; oz < p->OD; oz++)                                                      \
+    for (int64_t oy = 0; oy < OH; oy++) {                                                     \
+      float *yr = y + (oz * OH + oy) * OW;                                                    \
+      for (int64_t ox = 0; ox < OW; ox++) yr[ox] = bias + (sum ? sum[(oz * OH + oy) * OW + ox] : 0.0f); \
+      for (int64_t kz = 0; kz < p->kd; kz++) {                                                \
+        int64_t iz = oz * p->sd - p->pd + kz * p->dd;                                         \
+        if (iz < 0 || iz >= p->D) continue;                                                   \
+        for (int64_t ky = 0; ky < p->kh; ky++) {                                              \
+          int64_t iy = oy * p->sh - p->ph + ky * p->dh;                                       \
+          if (iy < 0 || iy >= H) continue;                                                    \
+          const float *xr = x + (iz * H + iy) * W;                                            \
+          for (int64_t kx = 0; kx < p->kw; kx++) {                                            \
+            float wv = w[(kz * p->kh + ky) * p->kw + kx];                                     \
+            int64_t off = kx * p->dw - p->pw; /* ix = ox*sw + off */                          \
+            int64_t lo = off < 0 ? (-off + p->sw - 1) / p->sw : 0;                            \
+            int64_t hi = W - 1 - off < 0 ? 0 : (W - 1 - off) / p->sw + 1;                     \
+            if (hi > OW) hi = OW;                                                             \
+            if (p->sw == 1) {                                                                 \
+              const float *xs = xr + off;                                                     \
+              for (int64_t ox = lo; ox < hi; ox++) yr[ox] += wv * xs[ox];                     \
+            } else {                                                                          \
+              for (int64_t ox = lo; ox < hi; ox++) yr[ox] += wv * xr[ox * p->sw + off];       \
+            }                                                                                 \
+          }                                                                                   \
+        }                                                                                     \
+      }                                                                                       \
+      act_row(yr, OW, p->act, p->alpha, p->beta);                                             \
+    }
+
+static void dw_plane(const conv_params *p, const float *x, const float *w, float bias,
+                     const float *sum, float *y) {
+  DW_BODY
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+static void dw_plane_avx512(const conv_params *p, const float *x, const float *w, float bias,
+                            const float *sum, float *y) {
+  DW_BODY
+}
+
+__attribute__((target("avx2,fma")))
+static void dw_plane_avx2(const conv_params *p, const float *x, const float *w, float bias,
+                          const float *sum, float *y) {
+  DW_BODY
+}
+
+/* ---- attribute parsing shared by Conv and ConvTranspose ---- */
+static int read_ints(const om_prep *p, const char *name, int want, int64_t *out, int64_t dflt,
+                     int64_t minv, char *err) {
+  const int64_t *v;
+  int n = om_attr_ints(p, name, &v);
+  for (int i = 0; i < want; i++) out[i] = dflt;
+  if (n < 0) return OM_OK;
+  if (n != want)
+    return om_seterr(err, OM_E_INVALID, "attribute '%s' has %d values, expected %d", name, n, want);
+  for (int i = 0; i < want; i++) {
+    if (v[i] < minv || v[i] > (1 << 24))
+      return om_seterr(err, OM_E_INVALID, "attribute '%s'[%d] = %lld is out of range", name, i,
+                       (long long)v[i]);
+    out[i] = v[i];
+  }
+  return OM_OK;
+}
+
+static int check_float(const om_tensor *t, const char *what, char *err) {
+  if (!om_tensor_present(t)) return om_seterr(err, OM_E_INVALID, "input %s is missing", what);
+  if (t->dtype != OM_DT_FLOAT)
+    return om_seterr(err, OM_E_UNSUPPORTED, "input %s has dtype %s; only float32 is supported",
+                     what, om_dtype_name(t->dtype));
+  return OM_OK;
+}
+
+static int read_fusion(om_prep *p, conv_params *c, int64_t ndim, const int64_t *ydims, char *err) {
+  c->act = (int)om_attr_int(p, "om_act", OM_ACT_NONE);
+  if (c->act < OM_ACT_NONE || c->act > OM_ACT_SILU)
+    return om_seterr(err, OM_E_INVALID, "om_act %d is not a known activation", c->act);
+  c->alpha = om_attr_float(p, "om_act_alpha", 0.0f);
+  c->beta = om_attr_float(p, "om_act_beta", 0.0f);
+  c->has_sum = om_attr_int(p, "om_sum", 0) != 0;
+  if (c->has_sum) {
+    const om_tensor *s = p->nin > 3 ? p->in[3] : NULL;
+    int rc = check_float(s, "om_sum (input 3)", err);
+    if (rc) return rc;
+    int same = s->ndim == ndim;
+    for (int i = 0; same && i < ndim; i++) same = s->dims[i] == ydims[i];
+    if (!same) {
+      char a[128], b[128];
+      return om_seterr(err, OM_E_INVALID, "fused sum input has shape %s, output is %s",
+                       om_dims_str(s->dims, s->ndim, a, sizeof a), om_dims_str(ydims, (int)ndim, b, sizeof b));
+    }
+  }
+  return OM_OK;
+}
+
+static const om_gemm_kernel *pick_kernel(int path) {
+  if (path == OM_KERNEL_AVX512 && om_gemm_path_supported(OM_KERNEL_AVX512))
+    return om_gemm_kernel_get(OM_KERNEL_AVX512);
+  if ((path == OM_KERNEL_AVX512 || path == OM_KERNEL_AVX2) && om_gemm_path_supported(OM_KERNEL_AVX2))
+    return om_gemm_kernel_get(OM_KERNEL_AVX2);
+  return om_gemm_kernel_get(OM_KERNEL_REF);
+}
+
+/* Spatial geometry common to both ops: promotes to 3-D, reads kernel/stride/dilation/pads. */
+typedef struct geom {
+  int ns;                                  /* spatial dims, 1..3 */
+  int64_t in[3], k[3], s[3], d[3], pb[3], pe[3], out[3];
+} geom;
+
+static int read_geom(om_prep *p, const om_tensor *X, const om_tensor *Wt, geom *g, char *err) {
+  int ns = X->ndim - 2;
+  g->ns = ns;
+  int64_t ks[3], st[3], dl[3], pads[6];
+  int rc;
+  if ((rc = read_ints(p, "strides", ns, st, 1, 1, err)) ||
+      (rc = read_ints(p, "dilations", ns, dl, 1, 1, err)) ||
+      (rc = read_ints(p, "pads", 2 * ns, pads, 0, 0, err)) ||
+      (rc = read_ints(p, "kernel_shape", ns, ks, 0, 1, err)))
+    return rc;
+  for (int i = 0; i < ns; i++) {
+    if (ks[i] == 0) ks[i] = Wt->dims[2 + i];
+    if (ks[i] != Wt->dims[2 + i])
+      return om_seterr(err, OM_E_INVALID, "kernel_shape[%d] = %lld but the weight has %lld", i,
+                       (long long)ks[i], (long long)Wt->dims[2 + i]);
+  }
+  /* right-align into 3-D */
+  for (int i = 0; i < 3; i++) {
+    g->in[i] = 1; g->k[i] = 1; g->s[i] = 1; g->d[i] = 1; g->pb[i] = 0; g->pe[i] = 0;
+  }
+  for (int i = 0; i < ns; i++) {
+    int j = 3 - ns + i;
+    g->in[j] = X->dims[2 + i];
+    g->k[j] = ks[i]; g->s[j] = st[i]; g->d[j] = dl[i];
+    g->pb[j] = pads[i]; g->pe[j] = pads[ns + i];
+  }
+  return OM_OK;
+}
+
+static int conv_prepare(om_prep *p, char *err) {
+  const om_tensor *X = p->in[0], *Wt = p->nin > 1 ? p->in[1] : NULL;
+  const om_tensor *B = p->nin > 2 ? p->in[2] : NULL;
+  int rc;
+  if ((rc = check_float(X, "X", err)) || (rc = check_float(Wt, "W", err))) return rc;
+  if (X->ndim < 3 || X->ndim > 5)
+    return om_seterr(err, OM_E_UNSUPPORTED, "input X has %d dims; Conv supports 1-D to 3-D images (3 to 5 dims)", X->ndim);
+  if (Wt->ndim != X->ndim)
+    return om_seterr(err, OM_E_INVALID, "W has %d dims but X has %d", Wt->ndim, X->ndim);
+  conv_params *c = om_prep_alloc(p, sizeof *c);
+  if (!c) return om_seterr(err, OM_E_NOMEM, "out of memory for Conv parameters");
+  c->N = X->dims[0];
+  c->C = X->dims[1];
+  c->M = Wt->dims[0];
+  c->group = om_attr_int(p, "group", 1);
+  if (c->group < 1 || c->C % c->group || c->M % c->group)
+    return om_seterr(err, OM_E_INVALID, "group %lld does not divide %lld input and %lld output channels",
+                     (long long)c->group, (long long)c->C, (long long)c->M);
+  c->Cg = c->C / c->group;
+  c->Mg = c->M / c->group;
+  if (Wt->dims[1] != c->Cg)
+    return om_seterr(err, OM_E_INVALID, "W has %lld input channels per group, X has %lld / group %lld = %lld",
+                     (long long)Wt->dims[1], (long long)c->C, (long long)c->group, (long long)c->Cg);
+  if (om_tensor_present(B)) {
+    if ((rc = check_float(B, "B", err))) return rc;
+    if (B->ndim != 1 || B->dims[0] != c->M)
+      return om_seterr(err, OM_E_INVALID, "bias B must have shape [%lld]", (long long)c->M);
+  }
+  geom g;
+  if ((rc = read_geom(p, X, Wt, &g, err))) return rc;
+  const char *ap = om_attr_string(p, "auto_pad", "NOTSET");
+  int same_upper = strcmp(ap, "SAME_UPPER") == 0, same_lower = strcmp(ap, "SAME_LOWER") == 0;
+  if (!same_upper && !same_lower && strcmp(ap, "VALID") != 0 && strcmp(ap, "NOTSET") != 0)
+    return om_seterr(err, OM_E_INVALID, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
+  for (int i = 0; i < 3; i++) {
+    int64_t ext = (g.k[i] - 1) * g.d[i] + 1;
+    if (same_upper || same_lower) {
+      g.out[i] = (g.in[i] + g.s[i] - 1) / g.s[i];
+      int64_t tot = (g.out[i] - 1) * g.s[i] + ext - g.in[i];
+      if (tot < 0) tot = 0;
+      g.pb[i] = same_upper ? tot / 2 : tot - tot / 2;
+      g.pe[i] = tot - g.pb[i];
+    } else {
+      if (strcmp(ap, "VALID") == 0) g.pb[i] = g.pe[i] = 0;
+      int64_t span = g.in[i] + g.pb[i] + g.pe[i] - ext;
+      if (span < 0)
+        return om_seterr(err, OM_E_INVALID, "kernel extent %lld is larger than the padded input %lld",
+                         (long long)ext, (long long)(g.in[i] + g.pb[i] + g.pe[i]));
+      g.out[i] = span / g.s[i] + 1;
+    }
+    if (g.out[i] < 1) return om_seterr(err, OM_E_INVALID, "output size would be %lld", (long long)g.out[i]);
+  }
+  c->D = g.in[0]; c->H = g.in[1]; c->W = g.in[2];
+  c->OD = g.out[0]; c->OH = g.out[1]; c->OW = g.out[2];
+  c->kd = g.k[0]; c->kh = g.k[1]; c->kw = g.k[2];
+  c->sd = g.s[0]; c->sh = g.s[1]; c->sw = g.s[2];
+  c->dd = g.d[0]; c->dh = g.d[1]; c->dw = g.d[2];
+  c->pd = g.pb[0]; c->ph = g.pb[1]; c->pw = g.pb[2];
+
+  om_tensor *Y = &p->out[0];
+  Y->dtype = OM_DT_FLOAT;
+  Y->ndim = X->ndim;
+  Y->dims[0] = c->N;
+  Y->dims[1] = c->M;
+  for (int i = 0; i < g.ns; i++) Y->dims[2 + i] = g.out[3 - g.ns + i];
+  if ((rc = read_fusion(p, c, Y->ndim, Y->dims, err))) return rc;
+
+  size_t ksz, kg, ohw;
+  if (om_mul_size((size_t)c->kd, (size_t)c->kh, &ksz) || om_mul_size(ksz, (size_t)c->kw, &ksz) ||
+      om_mul_size(ksz, (size_t)c->Cg, &kg) || om_mul_size((size_t)c->OD, (size_t)c->OH, &ohw) ||
+      om_mul_size(ohw, (size_t)c->OW, &ohw) || kg > ((size_t)1 << 31) || ohw > ((size_t)1 << 31))
+    return om_seterr(err, OM_E_LIMIT, "Conv sizes overflow");
+  c->Kg = (int64_t)kg;
+  c->k = pick_kernel(p->kernel_path);
+  if (c->Cg == 1 && (c->Mg == 1 || c->group > 1)) {
+    c->kind = CONV_DEPTHWISE;
+    p->scratch_bytes = 0;
+  } else {
+    int one = ksz == 1 && c->sd == 1 && c->sh == 1 && c->sw == 1 && c->pd == 0 && c->ph == 0 &&
+              c->pw == 0 && c->OD == c->D && c->OH == c->H && c->OW == c->W;
+    c->kind = one ? CONV_GEMM_1X1 : CONV_IM2COL;
+    if (Wt->data) {
+      size_t per = om_gemm_packed_a_floats(c->k, c->Mg, c->Kg), tot;
+      if (!per || om_mul_size(per, (size_t)c->group, &tot) || om_mul_size(tot, sizeof(float), &tot))
+        return om_seterr(err, OM_E_LIMIT, "packed Conv weights overflow");
+      float *wp = om_prep_alloc(p, tot);
+      if (!wp) return om_seterr(err, OM_E_NOMEM, "out of memory packing Conv weights (%zu bytes)", tot);
+      for (int64_t gi = 0; gi < c->group; gi++)
+        om_gemm_pack_a(c->k, c->Mg, c->Kg, (const float *)Wt->data + gi * c->Mg * c->Kg, c->Kg, 1, 1.0f,
+                       wp + gi * per);
+      c->wpacked = wp;
+      c->wstride = per;
+    }
+    p->scratch_bytes = om_gemm_scratch_bytes(c->k, c->Mg, (int64_t)ohw, c->Kg, c->wpacked != NULL, 0);
+  }
+  p->params = c;
+  return OM_OK;
+}
+
+static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
+                     void *scratch) {
+  const conv_params *c = params;
+  const float *x = in[0].data, *w = in[1].data;
+  const float *bias = nin > 2 && in[2].ndim >= 0 ? in[2].data : NULL;
+  const float *sum = c->has_sum ? in[3].data : NULL;
+  float *y = out[0].data;
+  const int64_t ihw = c->D * c->H * c->W, ohw = c->OD * c->OH * c->OW;
+  if (c->kind == CONV_DEPTHWISE) {
+    int path = c->k->path;
+    for (int64_t n = 0; n < c->N; n++)
+      for (int64_t m = 0; m < c->M; m++) {
+        int64_t gi = m / c->Mg;
+        const float *xs = x + (n * c->C + gi) * ihw;
+        const float *ws = w + m * c->Kg;
+        const float *ss = sum ? sum + (n * c->M + m) * ohw : NULL;
+        float *ys = y + (n * c->M + m) * ohw;
+        float bv = bias ? bias[m] : 0.0f;
+        if (path == OM_KERNEL_AVX512) dw_plane_avx512(c, xs, ws, bv, ss, ys);
+        else if (path == OM_KERNEL_AVX2) dw_plane_avx2(c, xs, ws, bv, ss, ys);
+        else dw_plane(c, xs, ws, bv, ss, ys);
+      }
+    return;
+  }
+  for (int64_t n = 0; n < c->N; n++)
+    for (int64_t gi = 0; gi < c->group; gi++) {
+      om_gemm_args g = {0};
+      g.M = c->Mg;
+      g.N = ohw;
+      g.K = c->Kg;
+      if (c->wpacked) {
+        g.a_packed = c->wpacked + gi * c->wstride;
+      } else {
+        g.a = w + gi * c->Mg * c->Kg;
+        g.a_rs = c->Kg;
+        g.a_cs = 1;
+      }
+      const float *xg = x + (n * c->C + gi * c->Cg) * ihw;
+      im2col_ctx ctx = {c, xg};
+      if (c->kind == CONV_GEMM_1X1) {
+        g.b = xg;
+        g.b_rs = ihw;
+        g.b_cs = 1;
+      } else {
+        g.packb = pack_im2col;
+        g.packb_ctx = &ctx;
+      }
+      int64_t off = (n * c->M + gi * c->Mg) * ohw;
+      g.c = y + off;
+      g.ldc = ohw;
+      if (sum) {
+        g.init = sum + off;
+        g.ldi = ohw;
+      }
+      g.epi.bias = bias ? bias + gi * c->Mg : NULL;
+      g.epi.act = c->act;
+      g.epi.alpha = c->alpha;
+      g.epi.beta = c->beta;
+      om_gemm(c->k, &g, scratch);
+    }
+}
+
+/* ---- ConvTranspose ---- */
+static int convt_prepare(om_prep *p, char *err) {
+  const om_tensor *X = p->in[0], *Wt = p->nin > 1 ? p->in[1] : NULL;
+  const om_tensor *B = p->nin > 2 ? p->in[2] : NULL;
+  int rc;
+  if ((rc = check_float(X, "X", err)) || (rc = check_float(Wt, "W", err))) return rc;
+  if (X->ndim < 3 || X->ndim > 5)
+    return om_seterr(err, OM_E_UNSUPPORTED, "input X has %d dims; ConvTranspose supports 3 to 5", X->ndim);
+  if (Wt->ndim != X->ndim)
+    return om_seterr(err, OM_E_INVALID, "W has %d dims but X has %d", Wt->ndim, X->ndim);
+  conv_params *c = om_prep_alloc(p, sizeof *c);
+  if (!c) return om_seterr(err, OM_E_NOMEM, "out of memory for ConvTranspose parameters");
+  c->kind = CONV_TRANSPOSE;
+  c->N = X->dims[0];
+  c->C = X->dims[1];
+  c->group = om_attr_int(p, "group", 1);
+  if (c->group < 1 || c->C % c->group)
+    return om_seterr(err, OM_E_INVALID, "group %lld does not divide %lld input channels",
+                     (long long)c->group, (long long)c->C);
+  if (Wt->dims[0] != c->C)
+    return om_seterr(err, OM_E_INVALID, "W has %lld input channels, X has %lld",
+                     (long long)Wt->dims[0], (long long)c->C);
+  c->Cg = c->C / c->group;
+  c->Mg = Wt->dims[1];
+  c->M = c->Mg * c->group;
+  if (om_tensor_present(B)) {
+    if ((rc = check_float(B, "B", err))) return rc;
+    if (B->ndim != 1 || B->dims[0] != c->M)
+      return om_seterr(err, OM_E_INVALID, "bias B must have shape [%lld]", (long long)c->M);
+  }
+  geom g;
+  if ((rc = read_geom(p, X, Wt, &g, err))) return rc;
+  int ns = g.ns;
+  int64_t opad[3] = {0, 0, 0}, oshape[3] = {0, 0, 0}, tmp[3];
+  if ((rc = read_ints(p, "output_padding", ns, tmp, 0, 0, err))) return rc;
+  for (int i = 0; i < ns; i++) opad[3 - ns + i] = tmp[i];
+  const int64_t *osv;
+  int nos = om_attr_ints(p, "output_shape", &osv);
+  if (nos >= 0) {
+    if (nos != ns && nos != ns + 2)
+      return om_seterr(err, OM_E_INVALID, "output_shape has %d values for %d spatial dims", nos, ns);
+    for (int i = 0; i < ns; i++) oshape[3 - ns + i] = osv[nos - ns + i];
+  }
+  const char *ap = om_attr_string(p, "auto_pad", "NOTSET");
+  int same_upper = strcmp(ap, "SAME_UPPER") == 0, same_lower = strcmp(ap, "SAME_LOWER") == 0;
+  int valid = strcmp(ap, "VALID") == 0;
+  if (!same_upper && !same_lower && !valid && strcmp(ap, "NOTSET") != 0)
+    return om_seterr(err, OM_E_INVALID, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
+  for (int i = 3 - ns; i < 3; i++) {
+    int64_t full = g.s[i] * (g.in[i] - 1) + opad[i] + (g.k[i] - 1) * g.d[i] + 1;
+    if (valid) g.pb[i] = g.pe[i] = 0;
+    int64_t want = nos >= 0 ? oshape[i] : (same_upper || same_lower) ? g.in[i] * g.s[i] : -1;
+    if (want >= 0) {
+      int64_t tot = full - want;
+      if (tot < 0)
+        return om_seterr(err, OM_E_UNSUPPORTED, "output_shape %lld is larger than the full output %lld",
+                         (long long)want, (long long)full);
+      /* ONNX reference: SAME_UPPER puts the odd pixel at the end, otherwise at the start */
+      if (same_upper || (!same_lower && nos >= 0)) {
+        g.pb[i] = tot / 2;
+        g.pe[i] = tot - tot / 2;
+      } else {
+        g.pe[i] = tot / 2;
+        g.pb[i] = tot - tot / 2;
+      }
+    }
+    g.out[i] = full - g.pb[i] - g.pe[i];
+    if (g.out[i] < 1) return om_seterr(err, OM_E_INVALID, "output size would be %lld", (long long)g.out[i]);
+  }
+  for (int i = 0; i < 3 - ns; i++) g.out[i] = 1;
+  c->D = g.in[0]; c->H = g.in[1]; c->W = g.in[2];
+  c->OD = g.out[0]; c->OH = g.out[1]; c->OW = g.out[2];
+  c->kd = g.k[0]; c->kh = g.k[1]; c->kw = g.k[2];
+  c->sd = g.s[0]; c->sh = g.s[1]; c->sw = g.s[2];
+  c->dd = g.d[0]; c->dh = g.d[1]; c->dw = g.d[2];
+  c->pd = g.pb[0]; c->ph = g.pb[1]; c->pw = g.pb[2];
+  om_tensor *Y = &p->out[0];
+  Y->dtype = OM_DT_FLOAT;
+  Y->ndim = X->ndim;
+  Y->dims[0] = c->N;
+  Y->dims[1] = c->M;
+  for (int i = 0; i < ns; i++) Y->dims[2 + i] = g.out[3 - ns + i];
+  if ((rc = read_fusion(p, c, Y->ndim, Y->dims, err))) return rc;
+  size_t kg, ihw, col, sb;
+  if (om_mul_size((size_t)c->Mg, (size_t)(c->kd * c->kh * c->kw), &kg) ||
+      om_mul_size((size_t)c->D, (size_t)(c->H * c->W), &ihw) || om_mul_size(kg, ihw, &col) ||
+      om_mul_size(col, sizeof(float), &col) || kg > ((size_t)1 << 31) || ihw > ((size_t)1 << 31))
+    return om_seterr(err, OM_E_LIMIT, "ConvTranspose column buffer size overflows");
+  c->Kg = (int64_t)kg;
+  c->k = pick_kernel(p->kernel_path);
+  sb = om_gemm_scratch_bytes(c->k, c->Kg, (int64_t)ihw, c->Cg, 0, 0);
+  if (om_add_size(OM_ALIGN_UP(col, 64), sb, &p->scratch_bytes))
+    return om_seterr(err, OM_E_LIMIT, "ConvTranspose scratch size overflows");
+  p->params = c;
+  return OM_OK;
+}
+
+static void convt_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
+                      void *scratch) {
+  const conv_params *c = params;
+  const float *x = in[0].data, *w = in[1].data;
+  const float *bias = nin > 2 && in[2].ndim >= 0 ? in[2].data : NULL;
+  const float *sum = c->has_sum ? in[3].data : NULL;
+  float *y = out[0].data;
+  const int64_t ihw = c->D * c->H * c->W, ohw = c->OD * c->OH * c->OW;
+  const int64_t ksz = c->kd * c->kh * c->kw;
+  float *col = scratch;
+  void *gs = (char *)scratch + OM_ALIGN_UP((size_t)(c->Kg * ihw) * sizeof(float), 64);
+  for (int64_t n = 0; n < c->N; n++) {
+    for (int64_t m = 0; m < c->M; m++) {
+      float *ym = y + (n * c->M + m) * ohw;
+      const float *sm = sum ? sum + (n * c->M + m) * ohw : NULL;
+      float bv = bias ? bias[m] : 0.0f;
+      for (int64_t i = 0; i < ohw; i++) ym[i] = bv + (sm ? sm[i] : 0.0f);
+    }
+    for (int64_t gi = 0; gi < c->group; gi++) {
+      /* col[Kg, ihw] = Wg^T[Kg, Cg] * Xg[Cg, ihw], Wg = W[gi*Cg .. , :] viewed as [Cg, Kg] */
+      om_gemm_args g = {0};
+      g.M = c->Kg;
+      g.N = ihw;
+      g.K = c->Cg;
+      g.a = w + gi * c->Cg * c->Kg;
+      g.a_rs = 1;
+      g.a_cs = c->Kg;
+      g.b = x + (n * c->C + gi * c->Cg) * ihw;
+      g.b_rs = ihw;
+      g.b_cs = 1;
+      g.c = col;
+      g.ldc = ihw;
+      om_gemm(c->k, &g, gs);
+      for (int64_t r = 0; r < c->Kg; r++) {
+        int64_t m = r / ksz, kr = r % ksz;
+        int64_t kz = kr / (c->kh * c->kw), ky = (kr / c->kw) % c->kh, kx = kr % c->kw;
+        float *ym = y + (n * c->M + gi * c->Mg + m) * ohw;
+        const float *cr = col + r * ihw;
+        for (int64_t iz = 0; iz < c->D; iz++) {
+          int64_t oz = iz * c->sd - c->pd + kz * c->dd;
+          if (oz < 0 || oz >= c->OD) continue;
+          for (int64_t iy = 0; iy < c->H; iy++) {
+            int64_t oy = iy * c->sh - c->ph + ky * c->dh;
+            if (oy < 0 || oy >= c->OH) continue;
+            float *yr = ym + (oz * c->OH + oy) * c->OW;
+            const float *cx = cr + (iz * c->H + iy) * c->W;
+            for (int64_t ix = 0; ix < c->W; ix++) {
+              int64_t ox = ix * c->sw - c->pw + kx * c->dw;
+              if (ox >= 0 && ox < c->OW) yr[ox] += cx[ix];
+            }
+          }
+        }
+      }
+    }
+    if (c->act != OM_ACT_NONE)
+      for (int64_t m = 0; m < c->M; m++) act_row(y + (n * c->M + m) * ohw, ohw, c->act, c->alpha, c->beta);
+  }
+}
 
 const om_op om_ops_conv[] = {
+  {"Conv", 1, 99, conv_prepare, conv_run},
+  {"ConvTranspose", 1, 99, convt_prepare, convt_run},
   {0},
 };
