@@ -11,6 +11,7 @@
 #include "engine/engine.h"
 #include "engine/op.h"
 #include "engine/op_util.h"
+#include "engine/plan_debug.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -133,6 +134,8 @@ struct om_plan {
   loc *output_loc;
   size_t arena_bytes, scratch_bytes, sum_bytes;
   int kernel_path;
+  int nslots;
+  om_plan_slot *slots;
 };
 
 struct om_workspace {
@@ -970,6 +973,22 @@ static int plan_memory(bld *b, int nsteps, char *err) {
     if (off + sl[i].size > arena) arena = off + sl[i].size;
   }
   (void)nsteps;
+  P->slots = pool_alloc(&P->mem, sizeof(om_plan_slot) * (size_t)(n + 1));
+  if (!P->slots) {
+    free(sl);
+    free(placed);
+    return om_seterr(err, OM_E_NOMEM, "out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    const pval *v = &b->v[sl[i].v];
+    om_plan_slot *o = &P->slots[i];
+    o->name = v->name;
+    o->offset = v->offset;
+    o->bytes = v->nbytes;
+    o->first = v->first;
+    o->last = v->last;
+  }
+  P->nslots = n;
   free(sl);
   free(placed);
   P->arena_bytes = arena;
@@ -1357,3 +1376,13 @@ int om_run(const om_plan *p, om_workspace *w, char *err) {
   }
   return OM_OK;
 }
+
+/* ---- plan_debug.h ---- */
+int om_plan_nslots(const om_plan *p) { return p->nslots; }
+int om_plan_slot_at(const om_plan *p, int i, om_plan_slot *out) {
+  if (i < 0 || i >= p->nslots) return -1;
+  *out = p->slots[i];
+  return 0;
+}
+size_t om_plan_arena_bytes(const om_plan *p) { return p->arena_bytes; }
+size_t om_plan_tensor_bytes(const om_plan *p) { return p->sum_bytes; }

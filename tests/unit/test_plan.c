@@ -1,0 +1,451 @@
+/* test_plan.c: the planner on hand-built graphs: topological sort, cycle / undefined input / unknown
+ * op / duplicate output / dynamic dim refusals, folding of a Shape->Gather->Unsqueeze->Concat->Reshape
+ * chain, views, the memory plan (tensors alive at the same time never share bytes), fusion on vs off,
+ * workspace reuse, extra outputs. Expected values come from naive loops written here. */
+#include "engine/engine.h"
+#include "engine/plan_debug.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+#define CHECK(c, ...)                                                     \
+  do {                                                                    \
+    if (!(c)) {                                                           \
+      failures++;                                                         \
+      fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #c);        \
+      fprintf(stderr, __VA_ARGS__);                                       \
+      fprintf(stderr, "\n");                                              \
+    }                                                                     \
+  } while (0)
+
+/* ---- a tiny graph builder over static storage ---- */
+typedef struct {
+  onnx_model m;
+  onnx_node nodes[32];
+  onnx_tensor inits[32];
+  onnx_value_info ins[8], outs[8];
+  onnx_attr attrs[32][4];
+  char *names[32][2][OM_MAX_IO];
+} gb;
+
+static void gb_start(gb *g, int opset) {
+  memset(g, 0, sizeof *g);
+  g->m.opset = opset;
+  g->m.ir_version = 8;
+  g->m.nodes = g->nodes;
+  g->m.inits = g->inits;
+  g->m.inputs = g->ins;
+  g->m.outputs = g->outs;
+}
+
+static onnx_node *gb_node(gb *g, const char *op, const char *name, int nin, const char *const *in, int nout,
+                          const char *const *out) {
+  int k = g->m.nnodes++;
+  onnx_node *n = &g->nodes[k];
+  n->name = (char *)name;
+  n->op_type = (char *)op;
+  n->domain = "";
+  n->nin = nin;
+  n->nout = nout;
+  for (int i = 0; i < nin; i++) g->names[k][0][i] = (char *)in[i];
+  for (int i = 0; i < nout; i++) g->names[k][1][i] = (char *)out[i];
+  n->inputs = g->names[k][0];
+  n->outputs = g->names[k][1];
+  n->attrs = g->attrs[k];
+  return n;
+}
+
+static void gb_attr_i(onnx_node *n, const char *name, int64_t v) {
+  onnx_attr *a = &n->attrs[n->nattr++];
+  a->name = (char *)name;
+  a->type = ONNX_ATTR_INT;
+  a->i = v;
+}
+
+static void gb_init(gb *g, const char *name, int dtype, int ndim, const int64_t *dims, void *data,
+                    size_t nbytes) {
+  onnx_tensor *t = &g->inits[g->m.ninit++];
+  t->name = (char *)name;
+  t->dtype = dtype;
+  t->ndim = ndim;
+  for (int i = 0; i < ndim; i++) t->dims[i] = dims[i];
+  t->data = data;
+  t->nbytes = nbytes;
+}
+
+static void gb_input(gb *g, const char *name, int ndim, const int64_t *dims) {
+  onnx_value_info *v = &g->ins[g->m.ninputs++];
+  v->name = (char *)name;
+  v->dtype = OM_DT_FLOAT;
+  v->has_shape = 1;
+  v->ndim = ndim;
+  for (int i = 0; i < ndim; i++) v->dims[i] = dims[i];
+}
+
+static void gb_output(gb *g, const char *name) { g->outs[g->m.noutputs++].name = (char *)name; }
+
+#define S(...) ((const char *const[]){__VA_ARGS__})
+#define D(...) ((const int64_t[]){__VA_ARGS__})
+
+static float frand(unsigned *s) {
+  *s = *s * 1664525u + 1013904223u;
+  return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+/* Builds, fills input 0 (and 1) with seeded values, runs; returns the plan and workspace. */
+static int build_run(const onnx_model *m, const om_plan_opts *o, unsigned seed, om_plan **p, om_workspace **w,
+                     char *err) {
+  int rc = om_plan_build(m, o, p, err);
+  if (rc) return rc;
+  if ((rc = om_workspace_new(*p, w, err))) return rc;
+  for (int i = 0; i < om_plan_ninputs(*p); i++) {
+    float *x = om_workspace_input(*w, i);
+    size_t n = om_plan_input(*p, i)->nbytes / 4;
+    for (size_t k = 0; k < n; k++) x[k] = frand(&seed);
+  }
+  return om_run(*p, *w, err);
+}
+
+static void test_sort_and_refusals(void) {
+  gb g;
+  char err[OM_ERR_LEN] = "";
+  om_plan *p = NULL;
+  om_workspace *w = NULL;
+  /* Out of file order: Relu reads b before the Add that makes it. */
+  gb_start(&g, 13);
+  gb_input(&g, "x", 2, D(2, 3));
+  gb_node(&g, "Relu", "r", 1, S("b"), 1, S("c"));
+  gb_node(&g, "Add", "a", 2, S("x", "x"), 1, S("b"));
+  gb_output(&g, "c");
+  int rc = build_run(&g.m, NULL, 1, &p, &w, err);
+  CHECK(rc == OM_OK, "%s", err);
+  if (!rc) {
+    const float *x = om_workspace_input(w, 0), *y = om_workspace_output(w, 0);
+    for (int i = 0; i < 6; i++) {
+      float want = x[i] + x[i] > 0 ? x[i] + x[i] : 0;
+      CHECK(y[i] == want, "i=%d %g vs %g", i, y[i], want);
+    }
+    CHECK(om_plan_nsteps(p) == 2, "%d steps", om_plan_nsteps(p));
+  }
+  om_workspace_free(w);
+  om_plan_free(p);
+  p = NULL;
+  w = NULL;
+
+  /* Cycle. */
+  gb_start(&g, 13);
+  gb_input(&g, "x", 1, D(4));
+  gb_node(&g, "Add", "a", 2, S("x", "c"), 1, S("b"));
+  gb_node(&g, "Relu", "r", 1, S("b"), 1, S("c"));
+  gb_output(&g, "c");
+  rc = om_plan_build(&g.m, NULL, &p, err);
+  CHECK(rc != OM_OK && strstr(err, "cycle") && strstr(err, "node "), "%s", err);
+  CHECK(p == NULL, "plan on error");
+
+  /* Undefined input. */
+  gb_start(&g, 13);
+  gb_input(&g, "x", 1, D(4));
+  gb_node(&g, "Relu", "r0", 1, S("x"), 1, S("y0"));
+  gb_node(&g, "Add", "x7", 2, S("y0", "foo"), 1, S("y"));
+  gb_output(&g, "y");
+  rc = om_plan_build(&g.m, NULL, &p, err);
+  CHECK(rc != OM_OK && strstr(err, "node 1 'x7' (Add): input 'foo' is not produced by any node, initializer or graph input"),
+        "%s", err);
+
+  /* Unknown op. */
+  gb_start(&g, 13);
+  gb_input(&g, "x", 1, D(4));
+  gb_node(&g, "FooOp", "n", 1, S("x"), 1, S("y"));
+  gb_output(&g, "y");
+  rc = om_plan_build(&g.m, NULL, &p, err);
+  CHECK(rc == OM_E_UNSUPPORTED && strstr(err, "node 0 'n' (FooOp): unsupported op FooOp (opset 13)"), "%s", err);
+
+  /* Duplicate output. */
+  gb_start(&g, 13);
+  gb_input(&g, "x", 1, D(4));
+  gb_node(&g, "Relu", "a", 1, S("x"), 1, S("y"));
+  gb_node(&g, "Neg", "b", 1, S("x"), 1, S("y"));
+  gb_output(&g, "y");
+  rc = om_plan_build(&g.m, NULL, &p, err);
+  CHECK(rc != OM_OK && strstr(err, "'y'") && strstr(err, "also produced"), "%s", err);
+
+  /* Graph output nobody makes. */
+  gb_start(&g, 13);
+  gb_input(&g, "x", 1, D(4));
+  gb_node(&g, "Relu", "a", 1, S("x"), 1, S("y"));
+  gb_output(&g, "zz");
+  rc = om_plan_build(&g.m, NULL, &p, err);
+  CHECK(rc != OM_OK && strstr(err, "'zz'"), "%s", err);
+
+  /* Dynamic non-batch dim: named in the refusal; dynamic batch takes opts.batch. */
+  gb_start(&g, 13);
+  gb_input(&g, "img", 3, D(-1, 3, -1));
+  gb_node(&g, "Relu", "a", 1, S("img"), 1, S("y"));
+  gb_output(&g, "y");
+  rc = om_plan_build(&g.m, NULL, &p, err);
+  CHECK(rc != OM_OK && strstr(err, "'img'") && strstr(err, "dim 2"), "%s", err);
+  g.ins[0].dims[2] = 5;
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  o.batch = 4;
+  rc = om_plan_build(&g.m, &o, &p, err);
+  CHECK(rc == OM_OK, "%s", err);
+  if (!rc) CHECK(om_plan_input(p, 0)->dims[0] == 4 && om_plan_input(p, 0)->nbytes == 4 * 15 * 4, "batch");
+  om_plan_free(p);
+  p = NULL;
+
+  /* Unknown extra output. */
+  o.nextra_outputs = 1;
+  o.extra_outputs[0] = "nope";
+  rc = om_plan_build(&g.m, &o, &p, err);
+  CHECK(rc != OM_OK && strstr(err, "'nope'"), "%s", err);
+}
+
+static void test_fold_chain_and_views(void) {
+  gb g;
+  char err[OM_ERR_LEN] = "";
+  om_plan *p = NULL;
+  om_workspace *w = NULL;
+  static int64_t zero = 0, axes0[1] = {0}, minus1[1] = {-1};
+  gb_start(&g, 13);
+  gb_input(&g, "x", 3, D(2, 3, 4));
+  gb_init(&g, "i0", OM_DT_INT64, 0, NULL, &zero, 8);
+  gb_init(&g, "ax", OM_DT_INT64, 1, D(1), axes0, 8);
+  gb_init(&g, "m1", OM_DT_INT64, 1, D(1), minus1, 8);
+  gb_node(&g, "Shape", "s", 1, S("x"), 1, S("shp"));
+  gb_node(&g, "Gather", "g", 2, S("shp", "i0"), 1, S("n"));
+  gb_node(&g, "Unsqueeze", "u", 2, S("n", "ax"), 1, S("n1"));
+  gb_node(&g, "Concat", "c", 2, S("n1", "m1"), 1, S("newshape"));
+  gb_attr_i(&g.nodes[3], "axis", 0);
+  gb_node(&g, "Reshape", "r", 2, S("x", "newshape"), 1, S("flat"));
+  gb_node(&g, "Relu", "relu", 1, S("flat"), 1, S("y"));
+  gb_node(&g, "Flatten", "f", 1, S("flat"), 1, S("ff")); /* a view of a view */
+  gb_attr_i(&g.nodes[6], "axis", 0);
+  gb_output(&g, "y");
+  gb_output(&g, "ff");
+  int rc = build_run(&g.m, NULL, 7, &p, &w, err);
+  CHECK(rc == OM_OK, "%s", err);
+  if (rc) return;
+  const om_tensor_info *yi = om_plan_output(p, 0), *fi = om_plan_output(p, 1);
+  CHECK(yi->ndim == 2 && yi->dims[0] == 2 && yi->dims[1] == 12, "reshape to [2,12] (got %d dims)", yi->ndim);
+  CHECK(fi->ndim == 2 && fi->dims[0] == 1 && fi->dims[1] == 24, "flatten axis 0");
+  /* Everything but the Relu folded or viewed. */
+  CHECK(om_plan_nsteps(p) == 1, "%d steps", om_plan_nsteps(p));
+  const float *x = om_workspace_input(w, 0), *y = om_workspace_output(w, 0), *ff = om_workspace_output(w, 1);
+  CHECK((const void *)ff == (const void *)x, "view output shares the input's bytes");
+  for (int i = 0; i < 24; i++) CHECK(y[i] == (x[i] > 0 ? x[i] : 0), "relu %d", i);
+  om_workspace_free(w);
+  om_plan_free(p);
+}
+
+/* A diamond with several branches: checks that tensors alive together never overlap. */
+static void test_memory_plan(void) {
+  gb g;
+  char err[OM_ERR_LEN] = "";
+  om_plan *p = NULL;
+  om_workspace *w = NULL;
+  gb_start(&g, 13);
+  gb_input(&g, "x", 2, D(16, 16));
+  gb_node(&g, "Relu", "a", 1, S("x"), 1, S("a"));
+  gb_node(&g, "Neg", "b", 1, S("a"), 1, S("b"));
+  gb_node(&g, "Abs", "c", 1, S("b"), 1, S("c"));
+  gb_node(&g, "Exp", "d", 1, S("a"), 1, S("d"));
+  gb_node(&g, "Add", "e", 2, S("c", "d"), 1, S("e"));
+  gb_node(&g, "Neg", "f", 1, S("e"), 1, S("f"));
+  gb_node(&g, "Abs", "g", 1, S("f"), 1, S("g"));
+  gb_node(&g, "Neg", "h", 1, S("g"), 1, S("h"));
+  gb_node(&g, "Mul", "i", 2, S("h", "a"), 1, S("y"));
+  gb_output(&g, "y");
+  int rc = build_run(&g.m, NULL, 3, &p, &w, err);
+  CHECK(rc == OM_OK, "%s", err);
+  if (rc) return;
+  int n = om_plan_nslots(p);
+  CHECK(n == 10, "%d slots (9 tensors + input)", n);
+  for (int i = 0; i < n; i++) {
+    om_plan_slot s, t;
+    om_plan_slot_at(p, i, &s);
+    CHECK(s.offset % 64 == 0, "'%s' offset %zu unaligned", s.name, s.offset);
+    CHECK(s.offset + s.bytes <= om_plan_arena_bytes(p), "'%s' past the arena", s.name);
+    for (int j = i + 1; j < n; j++) {
+      om_plan_slot_at(p, j, &t);
+      int live = s.first <= t.last && t.first <= s.last;
+      int overlap = s.offset < t.offset + t.bytes && t.offset < s.offset + s.bytes;
+      CHECK(!(live && overlap), "'%s' [%d,%d]@%zu and '%s' [%d,%d]@%zu share bytes", s.name, s.first, s.last,
+            s.offset, t.name, t.first, t.last, t.offset);
+    }
+  }
+  CHECK(om_plan_arena_bytes(p) < om_plan_tensor_bytes(p), "no reuse: arena %zu, tensors %zu",
+        om_plan_arena_bytes(p), om_plan_tensor_bytes(p));
+  /* Naive reference. */
+  const float *x = om_workspace_input(w, 0), *y = om_workspace_output(w, 0);
+  for (int k = 0; k < 256; k++) {
+    float a = x[k] > 0 ? x[k] : 0, e = fabsf(-a) + expf(a), want = -fabsf(-e) * a;
+    CHECK(fabsf(y[k] - want) <= 1e-5f * (1 + fabsf(want)), "k=%d %g vs %g", k, y[k], want);
+  }
+  /* Reuse: the same workspace twice, and a second workspace, give identical bytes. */
+  float first[256];
+  memcpy(first, y, sizeof first);
+  CHECK(om_run(p, w, err) == OM_OK, "%s", err);
+  CHECK(memcmp(first, om_workspace_output(w, 0), sizeof first) == 0, "second run differs");
+  om_workspace *w2 = NULL;
+  CHECK(om_workspace_new(p, &w2, err) == OM_OK, "%s", err);
+  memcpy(om_workspace_input(w2, 0), x, 256 * 4);
+  CHECK(om_run(p, w2, err) == OM_OK, "%s", err);
+  CHECK(memcmp(first, om_workspace_output(w2, 0), sizeof first) == 0, "other workspace differs");
+  om_workspace_free(w2);
+
+  /* An intermediate requested as an extra output stays intact to the end. */
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  o.nextra_outputs = 1;
+  o.extra_outputs[0] = "b";
+  om_plan *p2 = NULL;
+  om_workspace *w3 = NULL;
+  rc = om_plan_build(&g.m, &o, &p2, err);
+  CHECK(rc == OM_OK && om_plan_noutputs(p2) == 2, "%s", err);
+  if (!rc && om_workspace_new(p2, &w3, err) == OM_OK) {
+    memcpy(om_workspace_input(w3, 0), x, 256 * 4);
+    om_run(p2, w3, err);
+    const float *b = om_workspace_output(w3, 1);
+    for (int k = 0; k < 256; k++) CHECK(b[k] == -(x[k] > 0 ? x[k] : 0), "extra output b[%d]", k);
+    CHECK(memcmp(first, om_workspace_output(w3, 0), sizeof first) == 0, "extra output changed y");
+  }
+  om_workspace_free(w3);
+  om_plan_free(p2);
+  om_workspace_free(w);
+  om_plan_free(p);
+}
+
+/* Conv -> BatchNormalization -> Add(residual) -> Relu, and Conv -> x*Sigmoid(x), with fusion on and off. */
+static void test_fusion(void) {
+  enum { C = 4, M = 4, H = 6, W = 6 };
+  static float wt[M * C * 9], bias[M], sc[M], sh[M], mean[M], var[M], wt2[M * M];
+  unsigned s = 11;
+  for (size_t i = 0; i < OM_ARRAY_LEN(wt); i++) wt[i] = frand(&s) * 0.5f;
+  for (int i = 0; i < M; i++) {
+    bias[i] = frand(&s);
+    sc[i] = 1.0f + 0.5f * frand(&s);
+    sh[i] = frand(&s);
+    mean[i] = 0.3f * frand(&s);
+    var[i] = 1.0f + 0.5f * frand(&s);
+  }
+  for (size_t i = 0; i < OM_ARRAY_LEN(wt2); i++) wt2[i] = frand(&s);
+  gb g;
+  gb_start(&g, 13);
+  gb_input(&g, "x", 4, D(1, C, H, W));
+  gb_input(&g, "r", 4, D(1, M, H, W));
+  gb_init(&g, "W", OM_DT_FLOAT, 4, D(M, C, 3, 3), wt, sizeof wt);
+  gb_init(&g, "B", OM_DT_FLOAT, 1, D(M), bias, sizeof bias);
+  gb_init(&g, "sc", OM_DT_FLOAT, 1, D(M), sc, sizeof sc);
+  gb_init(&g, "sh", OM_DT_FLOAT, 1, D(M), sh, sizeof sh);
+  gb_init(&g, "mean", OM_DT_FLOAT, 1, D(M), mean, sizeof mean);
+  gb_init(&g, "var", OM_DT_FLOAT, 1, D(M), var, sizeof var);
+  gb_init(&g, "W2", OM_DT_FLOAT, 4, D(M, M, 1, 1), wt2, sizeof wt2);
+  onnx_node *c = gb_node(&g, "Conv", "conv", 3, S("x", "W", "B"), 1, S("c"));
+  static int64_t pads[4] = {1, 1, 1, 1};
+  onnx_attr *a = &c->attrs[c->nattr++];
+  a->name = "pads";
+  a->type = ONNX_ATTR_INTS;
+  a->n = 4;
+  a->ints = pads;
+  gb_node(&g, "BatchNormalization", "bn", 5, S("c", "sc", "sh", "mean", "var"), 1, S("bn"));
+  gb_node(&g, "Add", "add", 2, S("r", "bn"), 1, S("sum"));
+  gb_node(&g, "Relu", "relu", 1, S("sum"), 1, S("act"));
+  gb_node(&g, "Conv", "conv2", 2, S("act", "W2"), 1, S("c2"));
+  gb_node(&g, "Sigmoid", "sig", 1, S("c2"), 1, S("s2"));
+  gb_node(&g, "Mul", "silu", 2, S("s2", "c2"), 1, S("y"));
+  gb_output(&g, "y");
+  char err[OM_ERR_LEN] = "";
+  om_plan *pf = NULL, *pu = NULL;
+  om_workspace *wf = NULL, *wu = NULL;
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  int rc = build_run(&g.m, &o, 5, &pf, &wf, err);
+  CHECK(rc == OM_OK, "fused: %s", err);
+  o.no_fusion = 1;
+  int rc2 = build_run(&g.m, &o, 5, &pu, &wu, err);
+  CHECK(rc2 == OM_OK, "unfused: %s", err);
+  if (!rc && !rc2) {
+    CHECK(om_plan_nsteps(pf) == 2, "fused plan has %d steps, want 2", om_plan_nsteps(pf));
+    CHECK(om_plan_nsteps(pu) == 7, "unfused plan has %d steps, want 7", om_plan_nsteps(pu));
+    const float *yf = om_workspace_output(wf, 0), *yu = om_workspace_output(wu, 0);
+    /* Independent check of the unfused path on one output element: naive conv+bn+add+relu, 1x1 conv, silu. */
+    const float *x = om_workspace_input(wu, 0), *r = om_workspace_input(wu, 1);
+    float act[M];
+    int oy = 2, ox = 3;
+    for (int m = 0; m < M; m++) {
+      double acc = bias[m];
+      for (int ci = 0; ci < C; ci++)
+        for (int ky = 0; ky < 3; ky++)
+          for (int kx = 0; kx < 3; kx++) {
+            int iy = oy + ky - 1, ix = ox + kx - 1;
+            if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+            acc += (double)wt[((m * C + ci) * 3 + ky) * 3 + kx] * x[(ci * H + iy) * W + ix];
+          }
+      double bnv = (acc - mean[m]) / sqrt(var[m] + 1e-5) * sc[m] + sh[m] + r[(m * H + oy) * W + ox];
+      act[m] = (float)(bnv > 0 ? bnv : 0);
+    }
+    for (int m = 0; m < M; m++) {
+      double z = 0;
+      for (int k = 0; k < M; k++) z += (double)wt2[m * M + k] * act[k];
+      double want = z / (1 + exp(-z));
+      float got = yu[(m * H + oy) * W + ox];
+      CHECK(fabs(got - want) <= 1e-4 * (1 + fabs(want)), "unfused m=%d %g vs %g", m, got, want);
+    }
+    size_t n = om_plan_output(pf, 0)->nbytes / 4;
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+      double d = fabs((double)yf[i] - yu[i]) / (1 + fabs(yu[i]));
+      if (d > worst) worst = d;
+    }
+    CHECK(worst <= 1e-5, "fused vs unfused: worst relative diff %g", worst);
+  }
+  om_workspace_free(wf);
+  om_workspace_free(wu);
+  om_plan_free(pf);
+  om_plan_free(pu);
+}
+
+static void emit(void *ctx, const char *line) {
+  (*(int *)ctx)++;
+  if (getenv("VERBOSE")) printf("%s\n", line);
+}
+
+static void test_describe_and_kernel(void) {
+  gb g;
+  char err[OM_ERR_LEN];
+  om_plan *p = NULL;
+  gb_start(&g, 13);
+  gb_input(&g, "x", 1, D(8));
+  gb_node(&g, "Relu", "a", 1, S("x"), 1, S("y"));
+  gb_output(&g, "y");
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  o.kernel_path = OM_KERNEL_REF;
+  CHECK(om_plan_build(&g.m, &o, &p, err) == OM_OK, "%s", err);
+  int lines = 0;
+  if (p) om_plan_describe(p, emit, &lines);
+  CHECK(lines == 2, "%d describe lines", lines);
+  om_plan_free(p);
+  setenv("OMPREDICT_KERNEL", "ref", 1);
+  CHECK(om_kernel_path_detect() == OM_KERNEL_REF, "env override");
+  unsetenv("OMPREDICT_KERNEL");
+  CHECK(om_kernel_path_detect() != OM_KERNEL_AUTO, "detect");
+  /* Over the element limit. */
+  o.max_tensor_elems = 4;
+  CHECK(om_plan_build(&g.m, &o, &p, err) == OM_E_LIMIT, "limit: %s", err);
+}
+
+int main(void) {
+  test_sort_and_refusals();
+  test_fold_chain_and_views();
+  test_memory_plan();
+  test_fusion();
+  test_describe_and_kernel();
+  if (failures) fprintf(stderr, "%d failure(s)\n", failures);
+  else printf("test_plan: all passed\n");
+  return failures ? 1 : 0;
+}
