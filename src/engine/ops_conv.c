@@ -460,10 +460,9 @@ static int convt_prepare(om_prep *p, char *err) {
     if (valid) g.pb[i] = g.pe[i] = 0;
     int64_t want = nos >= 0 ? oshape[i] : (same_upper || same_lower) ? g.in[i] * g.s[i] : -1;
     if (want >= 0) {
+      /* negative when output_shape asks for more than the full output: the extra cells at the
+       * end get only the bias (as in ONNX's reference) */
       int64_t tot = full - want;
-      if (tot < 0)
-        return om_seterr(err, OM_E_UNSUPPORTED, "output_shape %lld is larger than the full output %lld",
-                         (long long)want, (long long)full);
       /* ONNX reference: SAME_UPPER puts the odd pixel at the end, otherwise at the start */
       if (same_upper || (!same_lower && nos >= 0)) {
         g.pb[i] = tot / 2;

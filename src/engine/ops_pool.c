@@ -1,6 +1,185 @@
-/* ops_pool.c: placeholder table; the family's ops are added here. */
+/* ops_pool.c: MaxPool, AveragePool (1-D/2-D/3-D; strides, pads, auto_pad, dilations, ceil_mode,
+ * count_include_pad), GlobalAveragePool and GlobalMaxPool, float32. X is (N, C, *in), Y is
+ * (N, C, *out); 1-D and 2-D run as 3-D with leading spatial sizes of 1. MaxPool's optional Indices
+ * output is refused. Output sizes follow the ONNX spec: with ceil_mode the last window must start
+ * inside the input or the left padding. */
 #include "engine/op.h"
+#include "engine/op_util.h"
+
+#include <float.h>
+#include <string.h>
+
+enum { POOL_MAX, POOL_AVG, POOL_GMAX, POOL_GAVG };
+
+typedef struct pool_params {
+  int kind, include_pad;
+  int64_t NC, in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
+} pool_params;
+
+static int read_ints(const om_prep *p, const char *name, int want, int64_t *out, int64_t dflt,
+                     int64_t minv, char *err) {
+  const int64_t *v;
+  int n = om_attr_ints(p, name, &v);
+  for (int i = 0; i < want; i++) out[i] = dflt;
+  if (n < 0) return OM_OK;
+  if (n != want)
+    return om_seterr(err, OM_E_INVALID, "attribute '%s' has %d values, expected %d", name, n, want);
+  for (int i = 0; i < want; i++) {
+    if (v[i] < minv || v[i] > (1 << 24))
+      return om_seterr(err, OM_E_INVALID, "attribute '%s'[%d] = %lld is out of range", name, i,
+                       (long long)v[i]);
+    out[i] = v[i];
+  }
+  return OM_OK;
+}
+
+static int pool_common(om_prep *p, int kind, char *err) {
+  const om_tensor *X = p->in[0];
+  if (!om_tensor_present(X)) return om_seterr(err, OM_E_INVALID, "input X is missing");
+  if (X->dtype != OM_DT_FLOAT)
+    return om_seterr(err, OM_E_UNSUPPORTED, "input X has dtype %s; only float32 is supported",
+                     om_dtype_name(X->dtype));
+  if (X->ndim < 3 || X->ndim > 5)
+    return om_seterr(err, OM_E_UNSUPPORTED, "input X has %d dims; pooling supports 3 to 5", X->ndim);
+  if (p->nout > 1 && p->node && p->node->nout > 1 && p->node->outputs[1] && p->node->outputs[1][0])
+    return om_seterr(err, OM_E_UNSUPPORTED, "the Indices output of MaxPool is not supported");
+  int ns = X->ndim - 2, rc;
+  pool_params *c = om_prep_alloc(p, sizeof *c);
+  if (!c) return om_seterr(err, OM_E_NOMEM, "out of memory for pooling parameters");
+  c->kind = kind;
+  c->NC = X->dims[0] * X->dims[1];
+  for (int i = 0; i < 3; i++) {
+    c->in[i] = c->out[i] = c->k[i] = c->s[i] = c->d[i] = 1;
+    c->pb[i] = c->pe[i] = 0;
+  }
+  for (int i = 0; i < ns; i++) c->in[3 - ns + i] = X->dims[2 + i];
+  if (kind == POOL_MAX || kind == POOL_AVG) {
+    int64_t ks[3], st[3], dl[3], pads[6];
+    const int64_t *kv;
+    if (om_attr_ints(p, "kernel_shape", &kv) < 0)
+      return om_seterr(err, OM_E_INVALID, "attribute kernel_shape is required");
+    if ((rc = read_ints(p, "kernel_shape", ns, ks, 1, 1, err)) ||
+        (rc = read_ints(p, "strides", ns, st, 1, 1, err)) ||
+        (rc = read_ints(p, "dilations", ns, dl, 1, 1, err)) ||
+        (rc = read_ints(p, "pads", 2 * ns, pads, 0, 0, err)))
+      return rc;
+    if (om_attr_int(p, "storage_order", 0) != 0 && kind == POOL_MAX)
+      return om_seterr(err, OM_E_UNSUPPORTED, "storage_order 1 is not supported");
+    int ceil_mode = om_attr_int(p, "ceil_mode", 0) != 0;
+    c->include_pad = om_attr_int(p, "count_include_pad", 0) != 0;
+    const char *ap = om_attr_string(p, "auto_pad", "NOTSET");
+    int su = strcmp(ap, "SAME_UPPER") == 0, sl = strcmp(ap, "SAME_LOWER") == 0;
+    int valid = strcmp(ap, "VALID") == 0;
+    if (!su && !sl && !valid && strcmp(ap, "NOTSET") != 0)
+      return om_seterr(err, OM_E_INVALID, "auto_pad '%s' is not NOTSET, SAME_UPPER, SAME_LOWER or VALID", ap);
+    for (int i = 0; i < ns; i++) {
+      int j = 3 - ns + i;
+      c->k[j] = ks[i]; c->s[j] = st[i]; c->d[j] = dl[i];
+      c->pb[j] = valid ? 0 : pads[i];
+      c->pe[j] = valid ? 0 : pads[ns + i];
+      int64_t ext = (ks[i] - 1) * dl[i] + 1, in = c->in[j];
+      if (su || sl) {
+        c->out[j] = (in + st[i] - 1) / st[i];
+        int64_t tot = (c->out[j] - 1) * st[i] + ext - in;
+        if (tot < 0) tot = 0;
+        c->pb[j] = su ? tot / 2 : tot - tot / 2;
+        c->pe[j] = tot - c->pb[j];
+      } else {
+        int64_t span = in + c->pb[j] + c->pe[j] - ext;
+        if (span < 0)
+          return om_seterr(err, OM_E_INVALID, "kernel extent %lld is larger than the padded input %lld",
+                           (long long)ext, (long long)(in + c->pb[j] + c->pe[j]));
+        c->out[j] = (ceil_mode ? (span + st[i] - 1) / st[i] : span / st[i]) + 1;
+        if (ceil_mode && (c->out[j] - 1) * st[i] >= in + c->pb[j]) c->out[j]--;
+      }
+    }
+  } else {
+    for (int i = 0; i < 3; i++) c->k[i] = c->in[i];
+  }
+  om_tensor *Y = &p->out[0];
+  Y->dtype = OM_DT_FLOAT;
+  Y->ndim = X->ndim;
+  Y->dims[0] = X->dims[0];
+  Y->dims[1] = X->dims[1];
+  for (int i = 0; i < ns; i++) Y->dims[2 + i] = c->out[3 - ns + i];
+  p->params = c;
+  return OM_OK;
+}
+
+static int maxpool_prepare(om_prep *p, char *err) { return pool_common(p, POOL_MAX, err); }
+static int avgpool_prepare(om_prep *p, char *err) { return pool_common(p, POOL_AVG, err); }
+static int gmax_prepare(om_prep *p, char *err) { return pool_common(p, POOL_GMAX, err); }
+static int gavg_prepare(om_prep *p, char *err) { return pool_common(p, POOL_GAVG, err); }
+
+static void pool_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
+                     void *scratch) {
+  const pool_params *c = params;
+  const float *x = in[0].data;
+  float *y = out[0].data;
+  const int64_t ihw = c->in[0] * c->in[1] * c->in[2], ohw = c->out[0] * c->out[1] * c->out[2];
+  if (c->kind == POOL_GMAX || c->kind == POOL_GAVG) {
+    for (int64_t q = 0; q < c->NC; q++) {
+      const float *xs = x + q * ihw;
+      if (c->kind == POOL_GAVG) {
+        double s = 0;
+        for (int64_t i = 0; i < ihw; i++) s += xs[i];
+        y[q] = (float)(s / (double)ihw);
+      } else {
+        float m = -FLT_MAX;
+        for (int64_t i = 0; i < ihw; i++) m = xs[i] > m ? xs[i] : m;
+        y[q] = m;
+      }
+    }
+    return;
+  }
+  for (int64_t q = 0; q < c->NC; q++) {
+    const float *xs = x + q * ihw;
+    float *ys = y + q * ohw;
+    for (int64_t oz = 0; oz < c->out[0]; oz++)
+      for (int64_t oy = 0; oy < c->out[1]; oy++)
+        for (int64_t ox = 0; ox < c->out[2]; ox++) {
+          int64_t z0 = oz * c->s[0] - c->pb[0], y0 = oy * c->s[1] - c->pb[1], x0 = ox * c->s[2] - c->pb[2];
+          float m = -FLT_MAX;
+          float s = 0.0f;
+          int64_t cnt = 0, padcnt = 1;
+          for (int a = 0; a < 3; a++) {
+            /* with count_include_pad, window cells inside the padded extent count; ceil_mode's
+             * overhang past the end padding does not */
+            int64_t st = (a == 0 ? oz : a == 1 ? oy : ox) * c->s[a] - c->pb[a], n = 0;
+            for (int64_t t = 0; t < c->k[a]; t++) {
+              int64_t i = st + t * c->d[a];
+              if (i >= -c->pb[a] && i < c->in[a] + c->pe[a]) n++;
+            }
+            padcnt *= n;
+          }
+          for (int64_t kz = 0; kz < c->k[0]; kz++) {
+            int64_t iz = z0 + kz * c->d[0];
+            if (iz < 0 || iz >= c->in[0]) continue;
+            for (int64_t ky = 0; ky < c->k[1]; ky++) {
+              int64_t iy = y0 + ky * c->d[1];
+              if (iy < 0 || iy >= c->in[1]) continue;
+              const float *row = xs + (iz * c->in[1] + iy) * c->in[2];
+              for (int64_t kx = 0; kx < c->k[2]; kx++) {
+                int64_t ix = x0 + kx * c->d[2];
+                if (ix < 0 || ix >= c->in[2]) continue;
+                float v = row[ix];
+                m = v > m ? v : m;
+                s += v;
+                cnt++;
+              }
+            }
+          }
+          float *o = ys + (oz * c->out[1] + oy) * c->out[2] + ox;
+          if (c->kind == POOL_MAX) *o = m;
+          else *o = c->include_pad ? s / (float)padcnt : cnt ? s / (float)cnt : 0.0f;
+        }
+  }
+}
 
 const om_op om_ops_pool[] = {
+  {"MaxPool", 1, 99, maxpool_prepare, pool_run},
+  {"AveragePool", 1, 99, avgpool_prepare, pool_run},
+  {"GlobalMaxPool", 1, 99, gmax_prepare, pool_run},
+  {"GlobalAveragePool", 1, 99, gavg_prepare, pool_run},
   {0},
 };
