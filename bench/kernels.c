@@ -1,0 +1,210 @@
+/* bench/kernels.c: single-threaded timings of the conv layer shapes of resnet50, resnet18 and
+ * mobilenet_v2 (each run as a one-node Conv through the real planner, bias + ReLU fused), plus the
+ * GEMM micro-kernel alone (L1-resident panels) and one plain packed GEMM. Median of several runs;
+ * prints GFLOP/s and the share of a 244 GFLOP/s FP32 single-core peak (AMD Zen 4/5 class, AVX-512).
+ * Usage: kernels [ref|avx2|avx512] [runs]   (default: best path this CPU runs, 7 runs). */
+#include "common/om.h"
+#include "engine/engine.h"
+#include "engine/gemm.h"
+#include "engine/op.h"
+#include "onnx/onnx.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PEAK 244.0
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+typedef struct layer {
+  const char *net, *what;
+  int64_t C, H, W, M, k, s, group;
+} layer;
+
+/* pad = k/2 everywhere (as torchvision does) */
+static const layer layers[] = {
+  {"resnet50", "7x7 s2 3->64 @224", 3, 224, 224, 64, 7, 2, 1},
+  {"resnet50", "1x1 64->64 @56", 64, 56, 56, 64, 1, 1, 1},
+  {"resnet50", "3x3 64->64 @56", 64, 56, 56, 64, 3, 1, 1},
+  {"resnet50", "1x1 64->256 @56", 64, 56, 56, 256, 1, 1, 1},
+  {"resnet50", "1x1 256->64 @56", 256, 56, 56, 64, 1, 1, 1},
+  {"resnet50", "1x1 256->128 @56", 256, 56, 56, 128, 1, 1, 1},
+  {"resnet50", "3x3 s2 128->128 @56", 128, 56, 56, 128, 3, 2, 1},
+  {"resnet50", "3x3 128->128 @28", 128, 28, 28, 128, 3, 1, 1},
+  {"resnet50", "1x1 128->512 @28", 128, 28, 28, 512, 1, 1, 1},
+  {"resnet50", "1x1 512->128 @28", 512, 28, 28, 128, 1, 1, 1},
+  {"resnet50", "3x3 256->256 @14", 256, 14, 14, 256, 3, 1, 1},
+  {"resnet50", "1x1 256->1024 @14", 256, 14, 14, 1024, 1, 1, 1},
+  {"resnet50", "1x1 1024->256 @14", 1024, 14, 14, 256, 1, 1, 1},
+  {"resnet50", "3x3 512->512 @7", 512, 7, 7, 512, 3, 1, 1},
+  {"resnet50", "1x1 512->2048 @7", 512, 7, 7, 2048, 1, 1, 1},
+  {"resnet50", "1x1 2048->512 @7", 2048, 7, 7, 512, 1, 1, 1},
+  {"resnet18", "3x3 64->64 @56", 64, 56, 56, 64, 3, 1, 1},
+  {"resnet18", "3x3 128->128 @28", 128, 28, 28, 128, 3, 1, 1},
+  {"resnet18", "3x3 256->256 @14", 256, 14, 14, 256, 3, 1, 1},
+  {"resnet18", "3x3 512->512 @7", 512, 7, 7, 512, 3, 1, 1},
+  {"mobilenet_v2", "3x3 s2 3->32 @224", 3, 224, 224, 32, 3, 2, 1},
+  {"mobilenet_v2", "dw 3x3 32 @112", 32, 112, 112, 32, 3, 1, 32},
+  {"mobilenet_v2", "dw 3x3 s2 96 @112", 96, 112, 112, 96, 3, 2, 96},
+  {"mobilenet_v2", "dw 3x3 144 @56", 144, 56, 56, 144, 3, 1, 144},
+  {"mobilenet_v2", "dw 3x3 576 @14", 576, 14, 14, 576, 3, 1, 576},
+  {"mobilenet_v2", "1x1 32->16 @112", 32, 112, 112, 16, 1, 1, 1},
+  {"mobilenet_v2", "1x1 16->96 @112", 16, 112, 112, 96, 1, 1, 1},
+  {"mobilenet_v2", "1x1 144->24 @56", 144, 56, 56, 24, 1, 1, 1},
+  {"mobilenet_v2", "1x1 96->576 @14", 96, 14, 14, 576, 1, 1, 1},
+  {"mobilenet_v2", "1x1 320->1280 @7", 320, 7, 7, 1280, 1, 1, 1},
+};
+
+static float frand(void) { return (float)rand() / (float)RAND_MAX - 0.5f; }
+
+static double bench_layer(const layer *L, int path, int runs, char *err) {
+  int64_t kk = L->k, pad = kk / 2, Cg = L->C / L->group;
+  int64_t wd[4] = {L->M, Cg, kk, kk};
+  size_t nw = (size_t)(L->M * Cg * kk * kk);
+  float *w = malloc(nw * 4), *b = malloc((size_t)L->M * 4);
+  for (size_t i = 0; i < nw; i++) w[i] = frand() * 0.1f;
+  for (int64_t i = 0; i < L->M; i++) b[i] = frand();
+  onnx_tensor inits[2];
+  memset(inits, 0, sizeof inits);
+  inits[0].name = "W"; inits[0].dtype = OM_DT_FLOAT; inits[0].ndim = 4;
+  memcpy(inits[0].dims, wd, sizeof wd);
+  inits[0].data = w; inits[0].nbytes = nw * 4;
+  inits[1].name = "B"; inits[1].dtype = OM_DT_FLOAT; inits[1].ndim = 1; inits[1].dims[0] = L->M;
+  inits[1].data = b; inits[1].nbytes = (size_t)L->M * 4;
+  onnx_value_info in = {0}, out = {0};
+  in.name = "X"; in.dtype = OM_DT_FLOAT; in.has_shape = 1; in.ndim = 4;
+  in.dims[0] = 1; in.dims[1] = L->C; in.dims[2] = L->H; in.dims[3] = L->W;
+  out.name = "Y";
+  int64_t ks[2] = {kk, kk}, st[2] = {L->s, L->s}, pads[4] = {pad, pad, pad, pad};
+  onnx_attr at[5];
+  memset(at, 0, sizeof at);
+  at[0].name = "kernel_shape"; at[0].type = ONNX_ATTR_INTS; at[0].n = 2; at[0].ints = ks;
+  at[1].name = "strides"; at[1].type = ONNX_ATTR_INTS; at[1].n = 2; at[1].ints = st;
+  at[2].name = "pads"; at[2].type = ONNX_ATTR_INTS; at[2].n = 4; at[2].ints = pads;
+  at[3].name = "group"; at[3].type = ONNX_ATTR_INT; at[3].i = L->group;
+  at[4].name = "om_act"; at[4].type = ONNX_ATTR_INT; at[4].i = OM_ACT_RELU;
+  char *ins[3] = {"X", "W", "B"}, *outs[1] = {"Y"};
+  onnx_node node = {0};
+  node.name = "conv"; node.op_type = "Conv"; node.domain = "";
+  node.nin = 3; node.inputs = ins; node.nout = 1; node.outputs = outs; node.nattr = 5; node.attrs = at;
+  onnx_model m = {0};
+  m.opset = 17; m.nnodes = 1; m.nodes = &node; m.ninit = 2; m.inits = inits;
+  m.ninputs = 1; m.inputs = &in; m.noutputs = 1; m.outputs = &out;
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  o.kernel_path = path;
+  om_plan *p = NULL;
+  om_workspace *ws = NULL;
+  double med = -1;
+  if (om_plan_build(&m, &o, &p, err) == 0 && om_workspace_new(p, &ws, err) == 0) {
+    float *x = om_workspace_input(ws, 0);
+    size_t nx = (size_t)(L->C * L->H * L->W);
+    for (size_t i = 0; i < nx; i++) x[i] = frand();
+    double t[64];
+    om_run(p, ws, err); /* warm-up: first touch of the arena */
+    for (int r = 0; r < runs; r++) {
+      double t0 = now();
+      om_run(p, ws, err);
+      t[r] = now() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof(double), cmp_d);
+    med = t[runs / 2];
+  }
+  om_workspace_free(ws);
+  om_plan_free(p);
+  free(w);
+  free(b);
+  return med;
+}
+
+static void bench_ukr(const om_gemm_kernel *k) {
+  int64_t kc = OM_GEMM_KC;
+  float *a = om_alloc_aligned((size_t)(kc * k->mr) * 4), *b = om_alloc_aligned((size_t)(kc * k->nr) * 4);
+  float c[OM_GEMM_MAX_MR * OM_GEMM_MAX_NR];
+  for (int64_t i = 0; i < kc * k->mr; i++) a[i] = frand();
+  for (int64_t i = 0; i < kc * k->nr; i++) b[i] = frand();
+  int reps = 20000;
+  double best = 1e30;
+  for (int t = 0; t < 7; t++) {
+    double t0 = now();
+    for (int r = 0; r < reps; r++) k->ukr(kc, a, b, c, k->nr, k->mr, k->nr, NULL, 0, 1, NULL, 0);
+    t0 = now() - t0;
+    if (t0 < best) best = t0;
+  }
+  double gf = 2.0 * (double)(k->mr * k->nr * kc) * reps / best / 1e9;
+  printf("%-13s %-24s %8.1f GFLOP/s %5.1f%% of peak (best of 7)\n", "micro-kernel", k->name, gf, 100 * gf / PEAK);
+  /* one packed GEMM: A pre-packed, B packed per call */
+  int64_t M = 256, N = 784, K = 1152;
+  float *A = om_alloc_aligned((size_t)(M * K) * 4), *B = om_alloc_aligned((size_t)(K * N) * 4);
+  float *C = om_alloc_aligned((size_t)(M * N) * 4);
+  float *ap = om_alloc_aligned(om_gemm_packed_a_floats(k, M, K) * 4);
+  for (int64_t i = 0; i < M * K; i++) A[i] = frand();
+  for (int64_t i = 0; i < K * N; i++) B[i] = frand();
+  om_gemm_pack_a(k, M, K, A, K, 1, 1.0f, ap);
+  void *s = om_alloc_aligned(om_gemm_scratch_bytes(k, M, N, K, 1, 0) + 64);
+  om_gemm_args g = {0};
+  g.M = M; g.N = N; g.K = K; g.a_packed = ap; g.b = B; g.b_rs = N; g.b_cs = 1; g.c = C; g.ldc = N;
+  double t[7];
+  for (int r = 0; r < 7; r++) {
+    double t0 = now();
+    om_gemm(k, &g, s);
+    t[r] = now() - t0;
+  }
+  qsort(t, 7, sizeof(double), cmp_d);
+  gf = 2.0 * (double)(M * N * K) / t[3] / 1e9;
+  printf("%-13s %-24s %8.1f GFLOP/s %5.1f%% of peak (median)\n", "gemm", "256x784x1152", gf, 100 * gf / PEAK);
+  om_free_aligned(a); om_free_aligned(b); om_free_aligned(A); om_free_aligned(B); om_free_aligned(C);
+  om_free_aligned(ap); om_free_aligned(s);
+}
+
+int main(int argc, char **argv) {
+  int path = om_gemm_path_supported(OM_KERNEL_AVX512) ? OM_KERNEL_AVX512
+             : om_gemm_path_supported(OM_KERNEL_AVX2) ? OM_KERNEL_AVX2 : OM_KERNEL_REF;
+  if (argc > 1) {
+    if (strcmp(argv[1], "ref") == 0) path = OM_KERNEL_REF;
+    else if (strcmp(argv[1], "avx2") == 0) path = OM_KERNEL_AVX2;
+    else if (strcmp(argv[1], "avx512") == 0) path = OM_KERNEL_AVX512;
+    if (!om_gemm_path_supported(path)) {
+      fprintf(stderr, "kernels: path %s is not supported on this CPU\n", argv[1]);
+      return 2;
+    }
+  }
+  int runs = argc > 2 ? atoi(argv[2]) : 7;
+  if (runs < 1 || runs > 64) runs = 7;
+  const om_gemm_kernel *k = om_gemm_kernel_get(path);
+  printf("path %s, %d runs per layer, single thread, peak %.0f GFLOP/s\n", k->name, runs, PEAK);
+  bench_ukr(k);
+  double tot_flop[3] = {0}, tot_t[3] = {0};
+  const char *nets[3] = {"resnet50", "resnet18", "mobilenet_v2"};
+  for (size_t i = 0; i < OM_ARRAY_LEN(layers); i++) {
+    const layer *L = &layers[i];
+    char err[OM_ERR_LEN] = "";
+    double t = bench_layer(L, path, runs, err);
+    if (t < 0) {
+      printf("%-13s %-24s failed: %s\n", L->net, L->what, err);
+      continue;
+    }
+    int64_t pad = L->k / 2, oh = (L->H + 2 * pad - L->k) / L->s + 1, ow = (L->W + 2 * pad - L->k) / L->s + 1;
+    double flop = 2.0 * (double)(L->M * (L->C / L->group) * L->k * L->k * oh * ow);
+    double gf = flop / t / 1e9;
+    printf("%-13s %-24s %8.3f ms %8.1f GFLOP/s %5.1f%% of peak\n", L->net, L->what, t * 1e3, gf, 100 * gf / PEAK);
+    for (int n = 0; n < 3; n++)
+      if (strcmp(L->net, nets[n]) == 0) { tot_flop[n] += flop; tot_t[n] += t; }
+  }
+  for (int n = 0; n < 3; n++)
+    if (tot_t[n] > 0)
+      printf("%-13s %-24s %8.3f ms %8.1f GFLOP/s %5.1f%% of peak (listed layers, once each)\n", nets[n], "total",
+             tot_t[n] * 1e3, tot_flop[n] / tot_t[n] / 1e9, 100 * tot_flop[n] / tot_t[n] / 1e9 / PEAK);
+  return 0;
+}
