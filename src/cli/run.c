@@ -165,9 +165,10 @@ static int sink_write(void *ctx, size_t index, const char *text, size_t len, con
 /* ---- --resume: whole rows of FILE.partial ---- */
 
 static int resume_scan(const char *buf, size_t len, const char *header, size_t hlen, int fmt,
-                       size_t first, size_t max_rows, const char *name, size_t *keep,
-                       size_t *rows, char *err) {
+                       const om_inputs *in, size_t first, size_t max_rows, const char *name,
+                       size_t *keep, size_t *rows, char *err) {
   size_t pos = 0, r = 0;
+  om_buf pre = {0};
   *keep = 0;
   *rows = 0;
   if (hlen) {
@@ -187,17 +188,36 @@ static int resume_scan(const char *buf, size_t len, const char *header, size_t h
       else if (buf[e] == '\n' && !inq) break;
     }
     if (e >= len) break; /* a torn last row is dropped */
-    char pre[64];
-    int n = fmt == OM_FMT_JSONL ? snprintf(pre, sizeof pre, "{\"index\":%zu,", first + r)
-                                : snprintf(pre, sizeof pre, "%zu%c", first + r,
-                                           fmt == OM_FMT_TSV ? '\t' : ',');
-    if (e - pos < (size_t)n || memcmp(buf + pos, pre, (size_t)n) != 0)
+    /* Each kept row must start with this run's index and path: a partial file from another
+     * input list, shard or format is refused rather than spliced. */
+    char ix[48];
+    const char *path = om_inputs_get(in, first + r);
+    pre.len = 0;
+    int st = OM_OK;
+    if (fmt == OM_FMT_JSONL) {
+      snprintf(ix, sizeof ix, "{\"index\":%zu,\"path\":", first + r);
+      st = om_buf_append(&pre, ix, strlen(ix));
+      if (!st) st = om_json_string(&pre, path, strlen(path));
+    } else {
+      snprintf(ix, sizeof ix, "%zu%c", first + r, fmt == OM_FMT_TSV ? '\t' : ',');
+      st = om_buf_append(&pre, ix, strlen(ix));
+      if (!st) st = (fmt == OM_FMT_TSV ? om_tsv_field : om_csv_field)(&pre, path, strlen(path));
+    }
+    if (st) {
+      om_buf_free(&pre);
+      return om_seterr(err, OM_E_NOMEM, "out of memory checking %s", name);
+    }
+    if (e - pos < pre.len || memcmp(buf + pos, pre.s, pre.len) != 0) {
+      om_buf_free(&pre);
       return om_seterr(err, OM_E_FORMAT,
-                       "%s: row %zu is not index %zu: it comes from another input list or shard",
+                       "%s: row %zu is not input %zu of this run: it comes from another input "
+                       "list, shard or format; remove it or run without --resume",
                        name, r + 1, first + r);
+    }
     r++;
     pos = e + 1;
   }
+  om_buf_free(&pre);
   *keep = pos;
   *rows = r;
   return OM_OK;
@@ -547,7 +567,7 @@ int om_cli_run(const om_cli *c) {
       st = om_read_file(partial, 0, &partial_buf, &len, err);
       if (!st)
         st = resume_scan((const char *)partial_buf, len, head.s ? head.s : "",
-                         with_header ? head.len : 0, c->format, lo, hi - lo, partial, &keep,
+                         with_header ? head.len : 0, c->format, &in, lo, hi - lo, partial, &keep,
                          &rows, err);
       if (!st) st = om_atomic_resume(&outf, c->output, (long long)keep, err);
       if (!st) {
