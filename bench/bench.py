@@ -19,7 +19,6 @@ import csv
 import json
 import os
 import re
-import resource
 import shlex
 import signal
 import statistics
@@ -177,35 +176,42 @@ def parse_peer(res, images):
     return j["loop_s"], j.get("top1_0")
 
 
-def run_tool(tool, runs, logdir, timeout, tag):
-    if tool.unavailable:
-        return {"error": tool.unavailable}
-    figs = []
+def run_tools(tools, runs, logdir, timeout, tag, log):
+    """Runs every tool R times, interleaved (A B C A B C ...) so that a change in the machine's load
+    during the benchmark hits every tool alike; returns one dict of medians (or {"error"}) per tool."""
+    figs = [[] for _ in tools]
+    errs = [{"error": t.unavailable} if t.unavailable else None for t in tools]
     for r in range(runs):
-        base = os.path.join(logdir, "%s.%d" % (tag, r))
-        res = measure(tool.cmd, base, timeout)
-        try:
-            if tool.kind == "ompredict":
-                loop, top1 = parse_ompredict(res, tool.images)
-            else:
-                loop, top1 = parse_peer(res, tool.images)
-        except RuntimeError as e:
-            return {"error": str(e), "log": base}
-        figs.append({"wall": res.wall, "loop": loop if loop else res.wall, "cpu": res.cpu, "rss": res.rss,
-                     "top1": top1})
-    med = lambda k: statistics.median(f[k] for f in figs)
-    return {"wall": med("wall"), "loop": med("loop"), "cpu": med("cpu"), "rss": med("rss"),
-            "top1": figs[0]["top1"], "images": tool.images, "runs": runs}
+        for i, tool in enumerate(tools):
+            if errs[i]:
+                continue
+            base = os.path.join(logdir, "%s.%d.%d" % (tag, i, r))
+            res = measure(tool.cmd, base, timeout)
+            try:
+                if tool.kind == "ompredict":
+                    loop, top1 = parse_ompredict(res, tool.images)
+                else:
+                    loop, top1 = parse_peer(res, tool.images)
+            except RuntimeError as e:
+                errs[i] = {"error": str(e), "log": base}
+                log("  %s %s: n/a: %s" % (tool.name, tool.config, e))
+                continue
+            figs[i].append({"wall": res.wall, "loop": loop if loop else res.wall, "cpu": res.cpu, "rss": res.rss,
+                            "top1": top1})
+            log("  %s %s: %.1f img/s wall, %.1f img/s loop" % (tool.name, tool.config, tool.images / res.wall,
+                                                                tool.images / figs[i][-1]["loop"]))
+    out = []
+    for i, tool in enumerate(tools):
+        if errs[i]:
+            out.append(errs[i])
+            continue
+        med = lambda k: statistics.median(f[k] for f in figs[i])
+        out.append({"wall": med("wall"), "loop": med("loop"), "cpu": med("cpu"), "rss": med("rss"),
+                    "top1": figs[i][0]["top1"], "images": tool.images, "runs": runs})
+    return out
 
 
 # ---------------------------------------------------------------- preparation
-def count(d, exts):
-    try:
-        return len([f for f in os.listdir(d) if f.lower().endswith(exts)])
-    except OSError:
-        return 0
-
-
 def prepare_models(models, out, shared, log):
     """ONNX path and PyTorch .pt path (or an error string) per model."""
     onnx, pt = {}, {}
@@ -329,15 +335,7 @@ def main():
     def section(title, tools, tagp):
         log(title)
         md.extend(["## " + title, "", HEAD])
-        rows = []
-        for i, t in enumerate(tools):
-            log("  %s %s" % (t.name, t.config))
-            r = run_tool(t, runs, logdir, a.timeout, "%s.%d" % (tagp, i))
-            if "error" in r:
-                log("    n/a: %s" % r["error"])
-            else:
-                log("    %.1f img/s wall, %.1f img/s loop" % (r["images"] / r["wall"], r["images"] / r["loop"]))
-            rows.append((t, r))
+        rows = list(zip(tools, run_tools(tools, runs, logdir, a.timeout, tagp, log)))
         ref = rows[0][1] if rows and rows[0][0].kind == "ompredict" else None
         for t, r in rows:
             md.append(fmt_row(t.name, t.config, r, ref))
@@ -392,23 +390,18 @@ def main():
     ox = onnx[m]
     steps = sorted({t for t in [1, 2, 4, 8, 16, 32, 64, 128] if t < T} | {T})
     log("thread scaling and memory (%s)" % m)
-    scal = []
-    for t in steps:
-        if t == T:
-            scal.append((t, reuse["ompredict"]))
-            continue
-        tool = Tool("ompredict", "-j %d" % t, [omp, "-m", ox, "-j", str(t), small], "ompredict", n_small,
-                    omp_na or (ox if is_err(ox) else None))
-        scal.append((t, run_tool(tool, runs, logdir, a.timeout, "%s.scale.%d" % (m, t))))
-    jmem = []
-    for t in steps:
-        if t == T:
-            jmem.append((t, reuse["joblib"]))
-            continue
-        tool = Tool("joblib/loky", "n_jobs=%d" % t,
-                    [PY, peer("joblib_bench.py"), "--model", pt[m], "--dir", small, "--n-jobs", str(t)], "peer",
-                    n_small, jl_na or (pt[m] if is_err(pt[m]) else None))
-        jmem.append((t, run_tool(tool, runs, logdir, a.timeout, "%s.jmem.%d" % (m, t))))
+    # ompredict at every thread count, interleaved so that scaling is not a change of load; joblib's
+    # n_jobs=T run is the end-to-end one above.
+    okw = omp_na or (ox if is_err(ox) else None)
+    jkw = jl_na or (pt[m] if is_err(pt[m]) else None)
+    otools = [Tool("ompredict", "-j %d" % t, [omp, "-m", ox, "-j", str(t), small], "ompredict", n_small, okw)
+              for t in steps]
+    jtools = [Tool("joblib/loky", "n_jobs=%d" % t, [PY, peer("joblib_bench.py"), "--model", pt[m], "--dir", small,
+                                                    "--n-jobs", str(t)], "peer", n_small, jkw)
+              for t in steps if t != T]
+    got = run_tools(otools + jtools, runs, logdir, a.timeout, "%s.scale" % m, log)
+    scal = list(zip(steps, got[:len(steps)]))
+    jmem = list(zip(steps, got[len(steps):] + [reuse["joblib"]]))
 
     md.extend(["## Thread scaling: ompredict, %s, %d ImageNet-sized JPEGs" % (m, n_small), "",
                "| threads | img/s (wall) | img/s (loop) | speed-up (loop) | parallel efficiency |",
