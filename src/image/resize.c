@@ -125,21 +125,28 @@ size_t om_resample_scratch_size(int w, int h, int c, int rw, int rh, int interp,
   return total;
 }
 
+/* Source index of outputs [o0, o1). Pillow accumulates the position in a double (v += scale);
+ * that is reproduced for ordinary sizes; a window far into a huge output (offset > 1<<16) uses
+ * the product instead of a loop over all preceding pixels. */
+static void nearest_table(int in, int out, int o0, int o1, int *t) {
+  double a = (double)in / out, v = a * 0.5;
+  int start = 0;
+  if (o0 > (1 << 16)) {
+    start = o0;
+    v = a * 0.5 + a * o0;
+  }
+  for (int x = start; x < o1; x++, v += a) {
+    if (x < o0) continue;
+    int i = v < 0.0 ? 0 : (int)v;
+    t[x - o0] = i >= in ? in - 1 : i;
+  }
+}
+
 static void resample_nearest(const uint8_t *src, int w, int h, int c, int rw, int rh, int x0,
                              int y0, int x1, int y1, uint8_t *dst, int *tab) {
-  int *xt = tab, *yt = tab + (x1 - x0);
-  double ax = (double)w / rw, ay = (double)h / rh, v = ax * 0.5;
-  for (int x = 0; x < x1; x++, v += ax) {
-    if (x < x0) continue;
-    int i = v < 0.0 ? 0 : (int)v;
-    xt[x - x0] = i >= w ? w - 1 : i;
-  }
-  v = ay * 0.5;
-  for (int y = 0; y < y1; y++, v += ay) {
-    if (y < y0) continue;
-    int i = v < 0.0 ? 0 : (int)v;
-    yt[y - y0] = i >= h ? h - 1 : i;
-  }
+  nearest_table(w, rw, x0, x1, tab);
+  nearest_table(h, rh, y0, y1, tab + (x1 - x0));
+  const int *xt = tab, *yt = tab + (x1 - x0);
   size_t nx = (size_t)(x1 - x0);
   for (int y = y0; y < y1; y++) {
     const uint8_t *sr = src + (size_t)yt[y - y0] * w * c;

@@ -315,6 +315,22 @@ static void test_presets_and_layouts(om_preproc_scratch *scr) {
   }
 }
 
+/* A 60000x11 strip: torchvision resizes it to 1396363x256; only the 224x224 window is computed. */
+static void test_extreme_aspect(om_preproc_scratch *scr) {
+  char err[OM_ERR_LEN];
+  om_preproc pp;
+  om_image img = {0};
+  fill(&img, 60000, 11, 3, 40, 80, 120);
+  static float out[3 * 224 * 224];
+  om_preproc_preset("torchvision", &pp, err);
+  int rc = om_preprocess(&img, &pp, out, scr, err);
+  CHECK(rc == OM_OK, "60000x11: %s", err);
+  float want = (120.0f / 255.0f - 0.406f) / 0.225f;
+  CHECK(rc != OM_OK || out[2 * 224 * 224 + 100] == want, "60000x11: %g want %g",
+        out[2 * 224 * 224 + 100], want);
+  om_image_free(&img);
+}
+
 static void test_spec(void) {
   char err[OM_ERR_LEN], buf[512], buf2[512];
   om_preproc a, b;
@@ -369,6 +385,7 @@ int main(void) {
   om_preproc_scratch scr = {0};
   test_spec();
   test_presets_and_layouts(&scr);
+  test_extreme_aspect(&scr);
   test_torchvision_refs(0, &scr);
   test_torchvision_refs(1, &scr);
   if (system("/usr/bin/python3 -c 'import PIL, numpy' 2>/dev/null") == 0) {
