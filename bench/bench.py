@@ -6,7 +6,8 @@ Usually started by bench/run_bench.sh, which installs the peers and builds ompre
 
 Measures, for each run, one whole process tree (the tool and every process it starts):
   wall      start to exit of the tree, model load and interpreter start-up included
-  loop      the tool's own timing of its image loop (peers print it as JSON; ompredict's summary line)
+  loop      the tool's own timing of its image loop (peers print it as JSON; ompredict's summary line,
+            which also covers its model load)
   CPU       user+sys of the tree: wait4 rusage of the child (covers descendants it reaped), or the sum of
             per-process utime+stime sampled from /proc every 50 ms, whichever is larger
   peak RSS  the largest sum of RSS over the tree's processes, sampled every 50 ms (a page shared by
@@ -260,7 +261,49 @@ HEAD = ("| tool | config | img/s (wall) | img/s (loop) | CPU s/img | peak RSS Mi
         "ompredict/peer (wall) | ompredict/peer (loop) |\n|---|---|---|---|---|---|---|---|---|")
 
 
+SELFTEST_CHILD = r"""
+import os, sys, time
+def work():
+    buf = bytearray(100 * 2**20)          # 100 MiB, touched so it is resident
+    for i in range(0, len(buf), 4096):
+        buf[i] = 1
+    t = time.process_time()
+    while time.process_time() - t < 1.0:  # 1 s of CPU whatever the machine's load
+        pass
+    time.sleep(0.3)                       # hold the memory so the sampler sees both at once
+    t = os.times()
+    print("cpu", t.user + t.system, flush=True)
+pids = []
+for _ in range(2):
+    pid = os.fork()
+    if pid == 0:
+        work(); os._exit(0)
+    pids.append(pid)
+for p in pids:
+    os.waitpid(p, 0)
+t = os.times()
+print("cpu", t.user + t.system, flush=True)
+"""
+
+
+def selftest():
+    """Checks measure() on a known tree: a parent and two children, each child using 1 s of CPU
+    and holding 100 MiB at the same time. Exit 0 when the figures are in range."""
+    import tempfile
+    d = tempfile.mkdtemp(prefix="bench-selftest-")
+    res = measure([PY, "-c", SELFTEST_CHILD], os.path.join(d, "t"), 60)
+    # Expected CPU: what the three processes report of themselves (os.times) just before exiting.
+    want = sum(float(l.split()[1]) for l in res.stdout.splitlines() if l.startswith("cpu "))
+    ok = (res.rc == 0 and want >= 2.0 and abs(res.cpu - want) <= 0.1 + 0.1 * want
+          and 200 * 2**20 <= res.rss <= 400 * 2**20)
+    print("selftest: rc %s, CPU %.2f s (processes report %.2f s), peak RSS %.0f MiB (expect 200-400): %s"
+          % (res.rc, res.cpu, want, res.rss / 2**20, "ok" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
 def main():
+    if "--selftest" in sys.argv[1:]:
+        return selftest()
     ap = argparse.ArgumentParser(description="ompredict benchmark")
     ap.add_argument("--quick", action="store_true", help="R=1, few images: a smoke run of a few minutes")
     ap.add_argument("--runs", type=int)
@@ -327,7 +370,8 @@ def main():
     results = {"machine": machine_info(T), "runs": runs, "sections": []}
     md = ["# ompredict benchmark", "", machine_line(results["machine"], runs), "",
           "img/s (wall): images / wall time of the whole process tree, start-up and model load included. "
-          "img/s (loop): the tool's own timing of its image loop (ompredict: its summary line). "
+          "img/s (loop): the tool's own timing of its image loop, model load excluded (ompredict: its "
+          "summary line, model load included). "
           "CPU: user+sys of the whole tree. Peak RSS: largest sampled sum over the tree's processes "
           "(50 ms sampling). Ratios > 1: ompredict faster. top1[0]: class of the first input (should "
           "agree across tools: same weights). Medians of %d run(s)." % runs, ""]
