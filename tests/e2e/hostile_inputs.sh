@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# hostile_inputs.sh: the bad-input matrix. tools/make_hostile.py writes valid-but-unusual images
+# (16-bit/palette PNG, CMYK/progressive JPEG, GIF animation, wrong extensions, odd file names) and
+# broken ones (empty, truncated at 10/100/1000 bytes and half, text, HTML, huge and zero dimensions
+# in valid headers); the shell adds a directory, a FIFO, a missing file and an unreadable file.
+# All are passed mixed together, explicitly: exit 1, exactly one row per input in order, every
+# broken input an error row with a specific message, every valid one a prediction equal to
+# Pillow + torchvision's on Pillow's decode. Also: huge headers refused before allocation (peak
+# RSS), symlink loops and dangling links in a -r walk, malformed models refused with exit 2.
+. "$(dirname "$0")/cli_common.inc"
+cd "$T" || exit 1
+chmod 755 "$T"
+"$PY" "$OM_SOURCE_DIR/tools/make_hostile.py" h || fail "make_hostile.py"
+mkdir h/adir
+mkfifo h/fifo.png
+
+# Inputs: the manifest's files interleaved with shell-made specials, NUL-separated (names may hold
+# newlines and non-UTF-8 bytes).
+"$PY" - <<'PY' > inputs.bin || fail "input list"
+import os, sys
+rows = [l.split(b"\t") for l in open("h/manifest.tsv", "rb").read().split(b"\n") if l]
+un = lambda s: s.replace(b"\\\\", b"\0").replace(b"\\n", b"\n").replace(b"\\t", b"\t").replace(b"\0", b"\\")
+names = [b"h/" + un(r[0]) for r in rows]
+extra = [b"@dirlist.txt", b"h/fifo.png", b"h/no_such_file.png", b"h/noread.png"]
+out = []
+for i, n in enumerate(names):
+    out.append(n)
+    if i % 10 == 5 and extra: out.append(extra.pop(0))
+out += extra
+sys.stdout.buffer.write(b"\0".join(out) + b"\0")
+open("rows.bin", "wb").write(b"\0".join(b"h/adir" if p[:1] == b"@" else p for p in out) + b"\0")
+PY
+# A directory named explicitly is expanded (empty here: no rows); named in a list it is literal.
+echo h/adir > dirlist.txt
+mapfile -d '' INPUTS < inputs.bin
+cp h/good1.png h/noread.png
+chmod 000 h/noread.png
+# root reads mode-000 files anyway: run as nobody where possible so that case means something.
+AS=()
+NOREAD=error
+if [ "$(id -u)" = 0 ]; then
+  if setpriv --reuid=nobody --regid=nogroup --clear-groups true 2>/dev/null &&
+     setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$OMPREDICT" 2>/dev/null; then
+    AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+    chmod -R a+rX h && chmod 000 h/noread.png && chmod 777 "$T"
+  else
+    echo "note: root and cannot switch to nobody: unreadable-file case expects a prediction"
+    NOREAD=ok
+  fi
+fi
+
+for f in csv jsonl; do
+  start=$(date +%s)
+  timeout 60 "${AS[@]}" "$OMPREDICT" -m "$M" -q -j 2 -f $f "${INPUTS[@]}" > out.$f 2> err.$f; rc=$?
+  [ $rc = 1 ] || { cat err.$f; fail "matrix ($f): exit $rc, want 1"; }
+  echo "matrix $f: $(( $(date +%s) - start )) s"
+done
+
+"$PY" - "$M" "$NOREAD" <<'PY' || fail "matrix rows"
+import csv, json, os, sys
+import numpy as np
+noread = sys.argv[2]
+un = lambda s: s.replace(b"\\\\", b"\0").replace(b"\\n", b"\n").replace(b"\\t", b"\t").replace(b"\0", b"\\")
+want = {}
+for l in open("h/manifest.tsv", "rb").read().split(b"\n"):
+    if not l: continue
+    n, e, c = l.split(b"\t")
+    want[b"h/" + un(n)] = (e.decode(), c.decode())
+want[b"h/adir"] = ("error", "is a directory")
+want[b"h/fifo.png"] = ("error", "not a regular file")
+want[b"h/no_such_file.png"] = ("error", "No such file or directory")
+want[b"h/noread.png"] = (noread, "Permission denied" if noread == "error" else "ref")
+inputs = open("rows.bin", "rb").read().split(b"\0")[:-1]
+csvr = list(csv.reader(open("out.csv", newline="", encoding="utf-8", errors="surrogateescape")))
+hdr, csvr = csvr[0], csvr[1:]
+js = [json.loads(l) for l in open("out.jsonl", encoding="utf-8").read().split("\n")[:-1]]
+assert len(csvr) == len(js) == len(inputs), (len(csvr), len(js), len(inputs))
+
+# Reference for valid images: Pillow decode + torchvision's transform + the tiny model by NumPy.
+try:
+    import torch, torchvision.transforms as T
+    from PIL import Image
+    tf = T.Compose([T.Resize(37), T.CenterCrop(32), T.ToTensor(),
+                    T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+except Exception as e:
+    tf = None
+    print("note: no torchvision, predictions not checked against a reference:", e)
+w = np.load(sys.argv[1] + ".w.npy").reshape(10, -1).astype(np.float64)
+b = np.load(sys.argv[1] + ".b.npy").astype(np.float64)
+checked = 0
+for i, (path, c, j) in enumerate(zip(inputs, csvr, js)):
+    assert int(c[0]) == j["index"] == i, (i, c[0])
+    assert os.fsencode(c[1]) == os.fsencode(j["path"]) == path, (path, c[1], j["path"])
+    exp, chk = want[path]
+    assert c[2] == j["status"] == exp, (path, c, j)
+    if exp == "error":
+        msg = j["error"]
+        assert msg and c[-1] == msg, (path, c, j)
+        assert chk == "-" or chk in msg, (path, msg, chk)
+        assert msg not in ("error", "failed", "unknown error"), (path, msg)
+        continue
+    if chk == "ref" and tf is not None:
+        x = tf(Image.open(os.fsdecode(path)).convert("RGB")).numpy().reshape(-1).astype(np.float64)
+        z = w @ x + b
+        p = np.exp(z - z.max()); p /= p.sum()
+        top = int(np.argmax(p))
+        got = j["top"][0]
+        assert got["class"] == top and abs(got["score"] - p[top]) < 2e-3, (path, got, top, p[top])
+        checked += 1
+# 16-bit gray stored as v*257: must predict like the 8-bit gray PNG of the same pixels.
+g16 = [j for p, j in zip(inputs, js) if p == b"h/gray16.png"][0]
+gj = [j for p, j in zip(inputs, js) if p == b"h/gray.jpg"][0]
+assert g16["top"][0]["class"] == gj["top"][0]["class"], (g16, gj)
+print("matrix ok: %d rows, %d predictions checked against Pillow+torchvision" % (len(js), checked))
+PY
+
+# Huge headers: refused from the header, before any pixel allocation.
+for f in huge.png huge.jpg huge.bmp huge.gif huge.ppm wide_png.png; do
+  /usr/bin/time -f %M -o rss.txt timeout 60 "$OMPREDICT" -m "$M" -q -j 1 "h/$f" > huge.csv 2>/dev/null
+  rc=$?
+  [ $rc = 1 ] || fail "$f: exit $rc, want 1"
+  grep -q "over the limit of 100 megapixels" huge.csv || fail "$f: $(cat huge.csv)"
+  kb=$(tail -1 rss.txt)
+  [ "$kb" -lt 102400 ] || fail "$f: peak RSS $kb KB: allocated before the limit check?"
+  echo "$f: refused, peak RSS $kb KB"
+done
+"$OMPREDICT" -m "$M" -q --max-pixels 1000 h/good0.jpg > mp.csv; [ $? = 1 ] || fail "--max-pixels 1000"
+grep -q "96x72.*over the limit" mp.csv || fail "--max-pixels message: $(cat mp.csv)"
+
+# -r walk with a dangling link, a self-loop link, and a directory link back to the root.
+mkdir -p tree/sub
+cp h/good1.png tree/a.png
+cp h/good0.jpg tree/sub/b.jpg
+ln -s /no/such/target.png tree/dangling.png
+ln -s self.png tree/self.png
+ln -s .. tree/sub/up
+ln -s ../sub tree/sub/again
+timeout 60 "$OMPREDICT" -m "$M" -q -r -f jsonl tree > walk.jsonl; rc=$?
+[ $rc = 1 ] || fail "-r walk: exit $rc, want 1"
+"$PY" - <<'PY' || fail "-r walk rows"
+import json
+js = [json.loads(l) for l in open("walk.jsonl")]
+got = [(j["path"], j["status"]) for j in js]
+assert got == [("tree/a.png", "ok"), ("tree/dangling.png", "error"), ("tree/self.png", "error"),
+               ("tree/sub/b.jpg", "ok")], got
+err = {j["path"]: j["error"] for j in js if j["status"] == "error"}
+assert "No such file" in err["tree/dangling.png"], err
+assert "symbolic links" in err["tree/self.png"], err
+print("walk ok")
+PY
+
+# Malformed models: each refused with exit 2, the model named, the specific reason given.
+mkdir bm
+"$PY" "$OM_SOURCE_DIR/tools/make_bad_models.py" bm > /dev/null || fail "make_bad_models.py"
+np_in=$(ls h/good0.jpg)
+need="cycle undefined_tensor negative_dim huge_dims short_initializer unknown_op"
+for n in $need; do grep -q "^$n.onnx" bm/manifest.tsv || fail "make_bad_models.py lacks $n"; done
+while IFS=$'\t' read -r file stage reason; do
+  [ "$stage" = ok ] && continue
+  timeout 30 "$OMPREDICT" -m "bm/$file" "$np_in" > /dev/null 2> err; rc=$?
+  [ $rc = 2 ] || fail "$file: exit $rc, want 2"
+  grep -q "bm/$file" err || fail "$file: model not named: $(cat err)"
+  grep -qiF -- "$reason" err || fail "$file: '$reason' not in: $(cat err)"
+done < bm/manifest.tsv
+# Model size limit reported with the limit.
+if "$OMPREDICT" --help | grep -q -- --max-model-bytes; then
+  "$OMPREDICT" -m "$M" --max-model-bytes 1000 "$np_in" > /dev/null 2> err; rc=$?
+  [ $rc = 2 ] && grep -q "over the limit of 1000 bytes" err || fail "--max-model-bytes: $rc $(cat err)"
+fi
+echo "hostile_inputs ok"
