@@ -104,7 +104,9 @@ static int starts(const uint8_t *buf, size_t len, const char *magic, size_t m) {
 
 /* The format from the magic bytes; NULL when unknown (stb then gets a last try, for TGA). */
 static const char *sniff(const uint8_t *b, size_t len) {
-  if (starts(b, len, "\xff\xd8\xff", 3)) return "jpeg";
+  /* SOI alone is enough: anything starting like a JPEG goes to libjpeg, never to stb's JPEG
+   * decoder, which has out-of-bounds reads on corrupt Huffman tables (found by fuzz_image). */
+  if (starts(b, len, "\xff\xd8", 2)) return "jpeg";
   if (starts(b, len, "\x89PNG\r\n\x1a\n", 8)) return "png";
   if (starts(b, len, "GIF87a", 6) || starts(b, len, "GIF89a", 6)) return "gif";
   if (starts(b, len, "BM", 2)) return "bmp";

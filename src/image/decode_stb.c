@@ -1,6 +1,7 @@
 /* decode_stb.c: every other format (BMP, GIF first frame, TGA, PSD, HDR tonemapped to 8 bits,
  * PNM, PIC) through stb_image, and JPEG/PNG too when force_stb is set (for comparisons). This is
- * the one file that compiles stb_image's implementation. */
+ * the one file that compiles stb_image's implementation. force_stb is for comparisons on trusted
+ * files: stb's JPEG decoder reads out of bounds on some corrupt Huffman tables. */
 #include "image/image_internal.h"
 
 #include <limits.h>
