@@ -1,9 +1,11 @@
 /* gemm_avx512.c: the AVX-512 SGEMM micro-kernel, 8 rows x 32 columns (16 zmm accumulators, two B
  * vectors per k, A broadcast from memory). Compiled with a target attribute so the rest of the
  * binary stays portable; only called when om_gemm_path_supported(OM_KERNEL_AVX512). */
+#define OM_VMATH_AVX512
 #include "engine/gemm.h"
 
 #include "engine/op.h"
+#include "engine/vmath.h"
 
 #include <immintrin.h>
 
@@ -29,7 +31,9 @@ T512 static inline __m512 act512(__m512 v, int act, float alpha, float beta) {
     __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
     return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
   }
-  default: return v; /* sigmoid, silu: scalar pass after the store */
+  case OM_ACT_SIGMOID: return om_vm_sigmoid512(v);
+  case OM_ACT_SILU: return om_vm_silu512(v);
+  default: return v;
   }
 }
 
@@ -87,6 +91,4 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
   }
   STOREROW(0) STOREROW(1) STOREROW(2) STOREROW(3) STOREROW(4) STOREROW(5) STOREROW(6) STOREROW(7)
 #undef STOREROW
-  if (act == OM_ACT_SIGMOID || act == OM_ACT_SILU)
-    for (int i = 0; i < mr; i++) om_gemm_act_inplace(c + i * ldc, nr, act, al, be);
 }

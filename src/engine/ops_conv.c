@@ -14,6 +14,7 @@
 #include "engine/gemm.h"
 #include "engine/op.h"
 #include "engine/op_util.h"
+#include "engine/vmath.h"
 
 #include <string.h>
 
@@ -89,9 +90,11 @@ static void pack_im2col(const void *vctx, int64_t k0, int64_t kc, int64_t j0, in
 }
 
 /* ---- activation over a row (vectorizable for the common ones) ---- */
-static void act_row(float *y, int64_t n, int act, float a, float b) {
+static void act_row(float *y, int64_t n, int act, float a, float b, int path) {
   switch (act) {
   case OM_ACT_NONE: return;
+  case OM_ACT_SIGMOID: om_vm_sigmoid(y, y, n, path); return;
+  case OM_ACT_SILU: om_vm_silu(y, y, n, path); return;
   case OM_ACT_RELU:
     for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
     return;
@@ -135,7 +138,7 @@ static void act_row(float *y, int64_t n, int act, float a, float b) {
           }                                                                                   \
         }                                                                                     \
       }                                                                                       \
-      act_row(yr, OW, p->act, p->alpha, p->beta);                                             \
+      act_row(yr, OW, p->act, p->alpha, p->beta, p->k->path);                                             \
     }
 
 static void dw_plane(const conv_params *p, const float *x, const float *w, float bias,
@@ -558,7 +561,7 @@ static void convt_run(const void *params, const om_tensor *in, int nin, om_tenso
       }
     }
     if (c->act != OM_ACT_NONE)
-      for (int64_t m = 0; m < c->M; m++) act_row(y + (n * c->M + m) * ohw, ohw, c->act, c->alpha, c->beta);
+      for (int64_t m = 0; m < c->M; m++) act_row(y + (n * c->M + m) * ohw, ohw, c->act, c->alpha, c->beta, c->k->path);
   }
 }
 

@@ -6,7 +6,9 @@
  * scalar-broadcast and per-channel (N,C,H,W op C,1,1) cases then become rows with operand strides
  * 0 or 1, which the float32 row kernels handle with plain loops the compiler vectorizes. Other
  * dtypes go through a generic row that computes in double (float types) or int64 (integer types). */
+#include "engine/engine.h"
 #include "engine/op.h"
+#include "engine/vmath.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -329,7 +331,7 @@ static void unary_f32(int kind, const float *restrict x, float *restrict y, int6
   switch (kind) {
   case U_RELU: for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f; break;
   case U_LEAKY: for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? a * x[i] : x[i]; break;
-  case U_SIGMOID: for (int64_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i])); break;
+  case U_SIGMOID: om_vm_sigmoid(y, x, n, OM_KERNEL_AUTO); break;
   case U_HSIGMOID: for (int64_t i = 0; i < n; i++) y[i] = fmaxf(0.0f, fminf(1.0f, a * x[i] + b)); break;
   case U_HSWISH:
     for (int64_t i = 0; i < n; i++) y[i] = x[i] * fmaxf(0.0f, fminf(1.0f, x[i] * (1.0f / 6.0f) + 0.5f));

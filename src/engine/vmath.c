@@ -1,0 +1,48 @@
+/* vmath.c: array entry points of vmath.h (AVX-512 loops with masked tails, scalar libm fallback). */
+#define OM_VMATH_AVX512
+#include "engine/vmath.h"
+
+#include "engine/engine.h"
+#include "engine/gemm.h"
+
+#include <math.h>
+
+float om_vm_sigmoid1(float x) {
+  float e = expf(-fabsf(x)), s = 1.0f / (1.0f + e);
+  return x >= 0.0f ? s : e * s;
+}
+float om_vm_silu1(float x) { return x * om_vm_sigmoid1(x); }
+
+static int use512(int path) {
+  static int have = -1; /* CPU features do not change; racing threads store the same value */
+  if (path != OM_KERNEL_AVX512 && path != OM_KERNEL_AUTO) return 0;
+  if (have < 0) have = om_gemm_path_supported(OM_KERNEL_AVX512);
+  return have;
+}
+
+enum { VM_EXP, VM_SIGMOID, VM_SILU };
+
+__attribute__((target("avx512f,avx512dq,fma")))
+static void run512(int f, float *y, const float *x, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+    v = f == VM_EXP ? om_vm_exp512(v) : f == VM_SIGMOID ? om_vm_sigmoid512(v) : om_vm_silu512(v);
+    _mm512_mask_storeu_ps(y + i, m, v);
+  }
+}
+
+void om_vm_exp(float *y, const float *x, int64_t n, int path) {
+  if (use512(path)) run512(VM_EXP, y, x, n);
+  else for (int64_t i = 0; i < n; i++) y[i] = expf(x[i]);
+}
+
+void om_vm_sigmoid(float *y, const float *x, int64_t n, int path) {
+  if (use512(path)) run512(VM_SIGMOID, y, x, n);
+  else for (int64_t i = 0; i < n; i++) y[i] = om_vm_sigmoid1(x[i]);
+}
+
+void om_vm_silu(float *y, const float *x, int64_t n, int path) {
+  if (use512(path)) run512(VM_SILU, y, x, n);
+  else for (int64_t i = 0; i < n; i++) y[i] = om_vm_silu1(x[i]);
+}
