@@ -47,6 +47,20 @@ int om_atomic_open(om_atomic_file *a, const char *target, char *err) {
     om_atomic_abort(a);
     return om_seterr(err, OM_E_IO, "cannot write %s: Is a directory", target);
   }
+  if (stat(target, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+    /* A device, FIFO or socket (-o /dev/stdout, /dev/full, a named pipe): written in place.
+     * Renaming a temporary file onto it would replace the device node with a regular file. */
+    free(a->tmp);
+    a->tmp = NULL;
+    int fd = open(target, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || !(a->f = fdopen(fd, "wb"))) {
+      int e = errno;
+      if (fd >= 0) close(fd);
+      om_atomic_abort(a);
+      return om_seterr(err, OM_E_IO, "cannot open %s: %s", target, strerror(e));
+    }
+    return OM_OK;
+  }
   int fd = open(a->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0) {
     int e = errno;
@@ -112,7 +126,7 @@ static int finish(om_atomic_file *a, const char *dest, char *err) {
     om_atomic_abort(a);
     return OM_E_IO;
   }
-  if (rename(a->tmp, dest) != 0) {
+  if (a->tmp && rename(a->tmp, dest) != 0) { /* no tmp: a device written in place */
     e = errno;
     om_seterr(err, OM_E_IO, "cannot rename %s to %s: %s", a->tmp, dest, strerror(e));
     om_atomic_abort(a);

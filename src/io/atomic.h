@@ -4,7 +4,8 @@
  * fsyncs and renames it onto the target. om_atomic_abort removes the temporary file and leaves the
  * target untouched. om_atomic_keep_partial (after an interruption) renames it to "<target>.partial"
  * instead, which om_atomic_resume can later reopen, truncated to the bytes worth keeping, to append
- * the rest (--resume). */
+ * the rest (--resume). A target that exists and is not a regular file (a device such as /dev/full
+ * or /dev/stdout, a FIFO) is opened and written in place: there is nothing to rename onto. */
 #ifndef OM_ATOMIC_H
 #define OM_ATOMIC_H
 
