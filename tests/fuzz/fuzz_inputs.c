@@ -41,30 +41,44 @@ static size_t ref_class(const char *p, size_t n, unsigned char c, int *hit_out) 
   return i + 1;
 }
 
-static int ref_comp_rec(const char *p, size_t pn, const char *s, size_t sn) {
-  if (pn == 0) return sn == 0;
-  if (p[0] == '*') {
-    for (size_t k = 0; k <= sn; k++)
-      if (ref_comp_rec(p + 1, pn - 1, s + k, sn - k)) return 1;
-    return 0;
-  }
-  if (sn == 0) return 0;
-  if (p[0] == '?') return ref_comp_rec(p + 1, pn - 1, s + 1, sn - 1);
-  if (p[0] == '[') {
+/* Memoised over (pattern offset, name offset): plain recursion is exponential on "*a*a*a...". */
+static signed char memo_c[32][32];
+
+static int ref_comp_rec(const char *p0, size_t pn0, size_t pi, const char *s0, size_t sn0, size_t si) {
+  signed char *m = &memo_c[pi][si];
+  if (*m >= 0) return *m;
+  const char *p = p0 + pi, *s = s0 + si;
+  size_t pn = pn0 - pi, sn = sn0 - si;
+  int r;
+  if (pn == 0) {
+    r = sn == 0;
+  } else if (p[0] == '*') {
+    r = 0;
+    for (size_t k = 0; k <= sn && !r; k++) r = ref_comp_rec(p0, pn0, pi + 1, s0, sn0, si + k);
+  } else if (sn == 0) {
+    r = 0;
+  } else if (p[0] == '?') {
+    r = ref_comp_rec(p0, pn0, pi + 1, s0, sn0, si + 1);
+  } else if (p[0] == '[') {
     int hit = 0;
     size_t adv = ref_class(p + 1, pn - 1, (unsigned char)s[0], &hit);
-    if (adv) return hit && ref_comp_rec(p + 1 + adv, pn - 1 - adv, s + 1, sn - 1);
-    return s[0] == '[' && ref_comp_rec(p + 1, pn - 1, s + 1, sn - 1);
+    if (adv) r = hit && ref_comp_rec(p0, pn0, pi + 1 + adv, s0, sn0, si + 1);
+    else r = s[0] == '[' && ref_comp_rec(p0, pn0, pi + 1, s0, sn0, si + 1);
+  } else if (p[0] == '\\' && pn > 1) {
+    r = p[1] == s[0] && ref_comp_rec(p0, pn0, pi + 2, s0, sn0, si + 1);
+  } else {
+    r = p[0] == s[0] && ref_comp_rec(p0, pn0, pi + 1, s0, sn0, si + 1);
   }
-  if (p[0] == '\\' && pn > 1) return p[1] == s[0] && ref_comp_rec(p + 2, pn - 2, s + 1, sn - 1);
-  return p[0] == s[0] && ref_comp_rec(p + 1, pn - 1, s + 1, sn - 1);
+  *m = (signed char)r;
+  return r;
 }
 
 static int ref_comp(const char *p, size_t pn, const char *s, size_t sn) {
   /* A leading '.' of a name is only matched by a literal '.' (or "\\."). */
   if (sn && s[0] == '.' && !(pn && p[0] == '.') && !(pn > 1 && p[0] == '\\' && p[1] == '.'))
     return 0;
-  return ref_comp_rec(p, pn, s, sn);
+  memset(memo_c, -1, sizeof memo_c);
+  return ref_comp_rec(p, pn, 0, s, sn, 0);
 }
 
 typedef struct {
@@ -86,11 +100,21 @@ static int split(const char *s, comps *c) {
   }
 }
 
+static signed char memo_p[65][65];
+
+static int ref_path_rec(const comps *p, size_t pi, const comps *s, size_t si);
+
 static int ref_path(const comps *p, size_t pi, const comps *s, size_t si) {
+  signed char *m = &memo_p[pi][si];
+  if (*m < 0) *m = (signed char)ref_path_rec(p, pi, s, si);
+  return *m;
+}
+
+static int ref_path_rec(const comps *p, size_t pi, const comps *s, size_t si) {
   if (pi == p->count) return si == s->count;
   if (p->n[pi] == 2 && p->s[pi][0] == '*' && p->s[pi][1] == '*') {
     /* "**": zero or more whole non-hidden components. A trailing "**" needs at least one
-     * component left (the path "a" is not under "a/**"). */
+     * component left (the path "a" is not matched by "a" + "/" + "**"). */
     size_t k0 = pi + 1 == p->count ? 1 : 0;
     for (size_t k = k0; si + k <= s->count; k++) {
       if (k && s->s[si + k - 1][0] == '.') return 0;
@@ -158,6 +182,7 @@ static void fuzz_glob(const uint8_t *data, size_t size) {
   (void)om_is_image_name(path);
   comps pc, sc;
   if (strlen(buf) <= 24 && strlen(path) <= 24 && split(buf, &pc) == 0 && split(path, &sc) == 0) {
+    memset(memo_p, -1, sizeof memo_p);
     int want = ref_path(&pc, 0, &sc, 0);
     if (got != want) {
       fprintf(stderr, "glob mismatch: pattern '%s' path '%s': got %d want %d\n", buf, path, got, want);
