@@ -53,6 +53,10 @@ static const char help_text[] =
     "                          concatenating shards 0..N-1 (headers aside) gives the whole output\n"
     "      --shard auto        K and N from SLURM_ARRAY_TASK_ID, _COUNT, _MIN and _STEP:\n"
     "                          K = (ID - MIN) / STEP, N = COUNT\n"
+    "      --mask-dir DIR      segmentation models (result N x C x H x W, C <= 256): also write\n"
+    "                          DIR/<input path, '%' as %25, '/' as %2F>.png, the argmax class per\n"
+    "                          pixel resized (nearest) to the image's size, as an 8-bit palette PNG\n"
+    "                          (PASCAL VOC colour map); written atomically; DIR must exist\n"
     "      --list              print the expanded (sharded) input list, one path per line; exit 0\n"
     "      --resume            with -o FILE: continue an interrupted run (see below)\n"
     "      --no-header         no header line (csv, tsv)\n"
@@ -98,14 +102,32 @@ static const char help_text[] =
     "  (--resume does not continue --raw files.)\n"
     "Environment: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, SRUN_CPUS_PER_TASK, SLURM_ARRAY_TASK_*,\n"
     "  OMP_PROC_BIND/OMP_PLACES (respected). OMPREDICT_TEST_DELAY_MS (tests only): sleep this long\n"
-    "  per input.\n";
+    "  per input.\n"
+    "MPI (builds with -DOMPREDICT_MPI=ON): 'mpirun -n R ompredict ...' splits the inputs across ranks\n"
+    "  in dynamic chunks; every rank loads the model and runs its own threads; rank 0 writes the one\n"
+    "  ordered output (byte-identical to a single-process run). Use 'mpirun --bind-to none' (or\n"
+    "  --map-by slot:PE=T) so each rank's T threads are not bound to one core. OMPREDICT_NO_MPI=1\n"
+    "  runs each rank as an independent process.\n"
+#ifdef OMPREDICT_MPI
+    "Built with mpi: yes\n";
+#else
+    "Built with mpi: no\n";
+#endif
+
+const char *om_cli_build_info(void) {
+#ifdef OMPREDICT_MPI
+  return "mpi: yes";
+#else
+  return "mpi: no";
+#endif
+}
 
 const char *om_cli_help(void) { return help_text; }
 
 enum {
   OPT_RAW = 256, OPT_OUTPUT_NAME, OPT_SHARD, OPT_LIST, OPT_RESUME, OPT_NO_HEADER, OPT_MAX_PIXELS,
   OPT_EXIF, OPT_PRESET, OPT_PREPROCESS, OPT_SIZE, OPT_RESIZE, OPT_RESIZE_MODE, OPT_INTERP,
-  OPT_SCALE, OPT_MEAN, OPT_STD, OPT_BGR, OPT_RGB, OPT_GRAY
+  OPT_SCALE, OPT_MEAN, OPT_STD, OPT_BGR, OPT_RGB, OPT_GRAY, OPT_MASK_DIR
 };
 
 static const struct option long_opts[] = {
@@ -126,7 +148,8 @@ static const struct option long_opts[] = {
     {"interp", required_argument, 0, OPT_INTERP}, {"scale", required_argument, 0, OPT_SCALE},
     {"mean", required_argument, 0, OPT_MEAN},  {"std", required_argument, 0, OPT_STD},
     {"bgr", no_argument, 0, OPT_BGR},          {"rgb", no_argument, 0, OPT_RGB},
-    {"gray", no_argument, 0, OPT_GRAY},        {0, 0, 0, 0}};
+    {"gray", no_argument, 0, OPT_GRAY},        {"mask-dir", required_argument, 0, OPT_MASK_DIR},
+    {0, 0, 0, 0}};
 
 /* Strict decimal: the whole string, within [lo, hi]. */
 static int parse_ll(const char *s, long long lo, long long hi, long long *out) {
@@ -226,6 +249,7 @@ int om_cli_parse(int argc, char **argv, om_cli *c, char *err) {
     case OPT_BGR: st = add_flag(c, "order", "bgr", err); break;
     case OPT_RGB: st = add_flag(c, "order", "rgb", err); break;
     case OPT_GRAY: st = add_flag(c, "channels", "1", err); break;
+    case OPT_MASK_DIR: c->mask_dir = optarg; break;
     case ':':
       st = om_seterr(err, OM_E_INVALID, "option '%s' needs an argument", argv[optind - 1]);
       break;

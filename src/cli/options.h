@@ -11,6 +11,7 @@
 
 typedef struct om_cli {
   const char *model, *labels_file, *output, *raw, *output_name;
+  const char *mask_dir;         /* --mask-dir: segmentation masks as PNG (io/mask.h) */
   int top_k;                    /* default 5 */
   int format;                   /* OM_FMT_* */
   int threads;                  /* -j; 0: not given */
@@ -29,6 +30,8 @@ typedef struct om_cli {
 int om_cli_parse(int argc, char **argv, om_cli *c, char *err);
 void om_cli_free(om_cli *c);
 const char *om_cli_help(void);
+/* "mpi: yes" or "mpi: no": whether this binary was built with MPI (for --version). */
+const char *om_cli_build_info(void);
 
 /* Threads to use when -j is absent; *source names where the number came from. */
 int om_cli_default_threads(const char **source);

@@ -1,6 +1,7 @@
 /* run.c: one ompredict run: expand inputs, load the model, build the plan and preprocessing, run
  * the OpenMP loop (one workspace per thread, dynamic schedule), stream rows through the reorder
- * window into atomic outputs, handle signals, --resume and the summary. Decides the exit status. */
+ * window into atomic outputs, handle signals, --resume, --mask-dir and the summary; with MPI
+ * (cli/mpi.h) rank 0 hands out chunks and writes, the other ranks compute. Decides the exit status. */
 #include "cli/run.h"
 
 #include <errno.h>
@@ -15,10 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/mpi.h"
 #include "engine/engine.h"
 #include "image/image.h"
 #include "io/atomic.h"
 #include "io/inputs.h"
+#include "io/mask.h"
 #include "io/npy.h"
 #include "io/output.h"
 #include "io/reorder.h"
@@ -238,6 +241,12 @@ typedef struct {
   int fatal;
   char fatal_err[OM_ERR_LEN];
   size_t failed, exif_rotated;
+  const char *mask_dir;          /* NULL: no masks */
+  int mask_c, mask_h, mask_w;    /* result [1, C, H, W] */
+  /* MPI rank 0: the index dispenser shared by its compute threads and its communication thread. */
+  size_t disp_next, disp_hi, window;
+  int stopped;                   /* a worker reported rows it did not compute (signal) */
+  int send_raw;
 } run_ctx;
 
 typedef struct {
@@ -283,13 +292,19 @@ static int predict_one(run_ctx *R, thread_ctx *t, const char *path, char *err) {
   if (S_ISDIR(st.st_mode)) return om_seterr(err, OM_E_IO, "is a directory");
   if (!S_ISREG(st.st_mode)) return om_seterr(err, OM_E_IO, "not a regular file");
   float *in = om_workspace_input(t->ws, 0);
-  int s;
+  int s, ow = R->mask_w, oh = R->mask_h; /* mask size: the image's (an .npy input: the result's) */
   if (ends_with_npy(path)) {
     if ((s = load_npy(R, path, in, err))) return s;
   } else {
     om_image img;
     if ((s = om_image_decode_file(path, &R->dopts, &img, err))) return s;
+    ow = img.src_w;
+    oh = img.src_h;
     if (img.exif_orientation != 1) {
+      if (R->dopts.apply_exif && img.exif_orientation >= 5) {
+        ow = img.src_h;
+        oh = img.src_w;
+      }
 #pragma omp atomic
       R->exif_rotated++;
     }
@@ -299,6 +314,9 @@ static int predict_one(run_ctx *R, thread_ctx *t, const char *path, char *err) {
   }
   if ((s = om_run(R->plan, t->ws, err))) return s;
   const float *out = om_workspace_output(t->ws, 0);
+  if (R->mask_dir &&
+      (s = om_mask_write(R->mask_dir, path, out, R->mask_c, R->mask_h, R->mask_w, ow, oh, err)))
+    return s;
   memcpy(t->raw, out, R->raw_elems * sizeof(float));
   memcpy(t->probs, out, (size_t)R->nclasses * sizeof(float));
   if (!R->softmax_done) om_softmax(t->probs, R->nclasses);
@@ -323,22 +341,72 @@ static int is_fatal(run_ctx *R) {
   return f;
 }
 
+/* Per-thread buffers and workspace; 0, or -1 after set_fatal. The workspace is created in this
+ * thread: its pages are first touched here (NUMA locality). */
+static int thread_init(run_ctx *R, thread_ctx *t) {
+  char err[OM_ERR_LEN];
+  memset(t, 0, sizeof *t);
+  size_t nc = (size_t)R->nclasses;
+  t->probs = malloc(nc * sizeof(float));
+  t->raw = malloc(R->raw_elems * sizeof(float));
+  t->score = malloc((size_t)R->k * sizeof(float));
+  t->cls = malloc((size_t)R->k * sizeof(int));
+  if (!t->probs || !t->raw || !t->score || !t->cls) {
+    set_fatal(R, "out of memory for per-thread buffers");
+    return -1;
+  }
+  if (om_workspace_new(R->plan, &t->ws, err) != OM_OK) {
+    set_fatal(R, err);
+    return -1;
+  }
+  return 0;
+}
+
+static void thread_free(thread_ctx *t) {
+  om_workspace_free(t->ws);
+  om_preproc_scratch_free(&t->scratch);
+  om_buf_free(&t->row);
+  free(t->probs);
+  free(t->raw);
+  free(t->score);
+  free(t->cls);
+}
+
+/* Predicts input i and formats its row into t->row (its raw row in t->raw): 0 an ok row, 1 an
+ * error row, -1 fatal (set). */
+static int process_index(run_ctx *R, thread_ctx *t, size_t i) {
+  char err[OM_ERR_LEN];
+  if (R->delay_ms > 0) {
+    struct timespec ts = {R->delay_ms / 1000, (R->delay_ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  const char *path = om_inputs_get(R->in, i);
+  om_result_row row = {i, path, NULL, R->k, t->cls, t->score};
+  if (predict_one(R, t, path, err) != OM_OK) {
+    row.error = err;
+    row.k = 0;
+    for (size_t j = 0; j < R->raw_elems; j++) t->raw[j] = NAN;
+  }
+  t->row.len = 0;
+  if (om_format_row(&t->row, &R->fmt, &row) != OM_OK) {
+    set_fatal(R, "out of memory formatting a row");
+    return -1;
+  }
+  return row.error != NULL;
+}
+
+static void put_row(run_ctx *R, size_t i, const char *text, size_t len, const float *raw, int error) {
+  if (om_reorder_put(R->reorder, i, text, len, raw) == OM_OK && error) {
+#pragma omp atomic
+    R->failed++;
+  }
+}
+
 static void run_loop(run_ctx *R, int threads, size_t start, size_t end) {
 #pragma omp parallel num_threads(threads)
   {
     thread_ctx t;
-    memset(&t, 0, sizeof t);
-    char err[OM_ERR_LEN];
-    size_t nc = (size_t)R->nclasses;
-    t.probs = malloc(nc * sizeof(float));
-    t.raw = malloc(R->raw_elems * sizeof(float));
-    t.score = malloc((size_t)R->k * sizeof(float));
-    t.cls = malloc((size_t)R->k * sizeof(int));
-    /* Workspace created in this thread: its pages are first touched here (NUMA locality). */
-    if (!t.probs || !t.raw || !t.score || !t.cls)
-      set_fatal(R, "out of memory for per-thread buffers");
-    else if (om_workspace_new(R->plan, &t.ws, err) != OM_OK)
-      set_fatal(R, err);
+    thread_init(R, &t);
 #pragma omp barrier
 #pragma omp for schedule(dynamic, 1)
     for (size_t i = start; i < end; i++) {
@@ -347,36 +415,235 @@ static void run_loop(run_ctx *R, int threads, size_t start, size_t end) {
         om_reorder_stop(R->reorder);
         continue;
       }
-      if (R->delay_ms > 0) {
-        struct timespec ts = {R->delay_ms / 1000, (R->delay_ms % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-      }
-      const char *path = om_inputs_get(R->in, i);
-      om_result_row row = {i, path, NULL, R->k, t.cls, t.score};
-      if (predict_one(R, &t, path, err) != OM_OK) {
-        row.error = err;
-        row.k = 0;
-        for (size_t j = 0; j < R->raw_elems; j++) t.raw[j] = NAN;
-      }
-      t.row.len = 0;
-      if (om_format_row(&t.row, &R->fmt, &row) != OM_OK) {
-        set_fatal(R, "out of memory formatting a row");
-        continue;
-      }
-      if (om_reorder_put(R->reorder, i, t.row.s, t.row.len, t.raw) == OM_OK && row.error) {
-#pragma omp atomic
-        R->failed++;
-      }
+      int e = process_index(R, &t, i);
+      if (e >= 0) put_row(R, i, t.row.s, t.row.len, t.raw, e);
     }
-    om_workspace_free(t.ws);
-    om_preproc_scratch_free(&t.scratch);
-    om_buf_free(&t.row);
-    free(t.probs);
-    free(t.raw);
-    free(t.score);
-    free(t.cls);
+    thread_free(&t);
   }
 }
+
+#ifdef OMPREDICT_MPI
+/* ---- MPI: rank 0 serves chunks and writes; workers compute (protocol in cli/mpi.h) ---- */
+
+static void sleep_us(long us) {
+  struct timespec ts = {0, us * 1000L};
+  nanosleep(&ts, NULL);
+}
+
+static int is_stopping(run_ctx *R) {
+  int stopped;
+#pragma omp atomic read
+  stopped = R->stopped;
+  if (g_signal) om_reorder_stop(R->reorder);
+  return stopped || g_signal || is_fatal(R) || om_reorder_failed(R->reorder);
+}
+
+/* Up to max indices from the dispenser, never past the reorder window, so that every index handed
+ * out can be put without waiting: the communication thread must never block in om_reorder_put
+ * (the rows it waits for could only arrive through itself). 0: none now (window full); -1: no
+ * more (all handed out, or stopping). */
+static long take(run_ctx *R, size_t max, size_t *first) {
+  if (is_stopping(R)) return -1;
+  size_t limit = om_reorder_next(R->reorder) + R->window;
+  long got;
+#pragma omp critical(om_disp)
+  {
+    if (R->disp_next >= R->disp_hi) {
+      got = -1;
+    } else {
+      size_t n = R->disp_hi - R->disp_next;
+      size_t room = limit > R->disp_next ? limit - R->disp_next : 0;
+      if (n > room) n = room;
+      if (n > max) n = max;
+      *first = R->disp_next;
+      R->disp_next += n;
+      got = (long)n;
+    }
+  }
+  return got;
+}
+
+static void mpi_fail(const char *msg) {
+  fprintf(stderr, "ompredict: MPI: %s\n", msg);
+  om_mpi_abort(2);
+}
+
+/* Unpacks one worker message (layout in cli/mpi.h) into the reorder window. */
+static void accept_results(run_ctx *R, const uint8_t *p, size_t len, uint64_t *want) {
+  uint64_t h[4];
+  if (len < sizeof h) mpi_fail("a result message is shorter than its header");
+  memcpy(h, p, sizeof h);
+  uint64_t first = h[0], count = h[1];
+  *want = h[3] ? h[3] : 1;
+  if (count > (len - sizeof h) / 9 || first > R->disp_hi || count > R->disp_hi - first)
+    mpi_fail("a result message has a bad row count");
+  const uint8_t *lens = p + sizeof h, *flags = lens + count * 8, *text = flags + count;
+  size_t text_len = 0, rem = len - sizeof h - (size_t)count * 9;
+  for (uint64_t j = 0; j < count; j++) {
+    uint64_t l;
+    memcpy(&l, lens + j * 8, 8);
+    if (l != OM_MPI_MISSING && (l > rem || om_add_size(text_len, (size_t)l, &text_len)))
+      mpi_fail("a result message has bad row lengths");
+  }
+  size_t raw_bytes = R->send_raw ? (size_t)count * R->raw_elems * sizeof(float) : 0;
+  if (text_len > rem || rem - text_len != raw_bytes) mpi_fail("a result message has a bad size");
+  const uint8_t *raw = text + text_len;
+  float *row_raw = NULL;
+  if (R->send_raw && count && !(row_raw = malloc(R->raw_elems * sizeof(float))))
+    mpi_fail("out of memory for a raw row");
+  for (uint64_t j = 0; j < count; j++) {
+    uint64_t l;
+    memcpy(&l, lens + j * 8, 8);
+    if (l == OM_MPI_MISSING) { /* the worker was interrupted: end the output before this row */
+#pragma omp atomic write
+      R->stopped = 1;
+      om_reorder_stop(R->reorder);
+      continue;
+    }
+    if (row_raw) memcpy(row_raw, raw + j * R->raw_elems * sizeof(float), R->raw_elems * sizeof(float));
+    put_row(R, (size_t)(first + j), (const char *)text, (size_t)l, row_raw ? row_raw : NULL,
+            flags[j] & OM_MPI_ROW_ERROR);
+    text += l;
+  }
+  free(row_raw);
+#pragma omp atomic
+  R->exif_rotated += (size_t)h[2];
+}
+
+/* Rank 0's communication thread: answers requests until every worker was told to stop. */
+static void mpi_serve(run_ctx *R, const om_mpi *m) {
+  char err[OM_ERR_LEN];
+  int active = m->size - 1;
+  uint8_t *pending = calloc((size_t)m->size, 1);
+  uint64_t *want = calloc((size_t)m->size, sizeof *want);
+  if (!pending || !want) mpi_fail("out of memory");
+  while (active > 0) {
+    int did = 0, src = 0;
+    void *pl = NULL;
+    size_t len = 0;
+    int p = om_mpi_poll(&src, &pl, &len, err);
+    if (p < 0) mpi_fail(err);
+    if (p > 0) {
+      accept_results(R, pl, len, &want[src]);
+      free(pl);
+      pending[src] = 1;
+      did = 1;
+    }
+    for (int r = 1; r < m->size; r++) {
+      if (!pending[r]) continue;
+      /* Guided: shrinking chunks balance the tail; never more than the worker asked for. */
+      size_t left = R->disp_hi > R->disp_next ? R->disp_hi - R->disp_next : 0;
+      size_t g = left / (2 * (size_t)m->size);
+      if (g > want[r]) g = (size_t)want[r];
+      if (g < 1) g = 1;
+      size_t first = 0;
+      long n = take(R, g, &first);
+      if (n == 0) continue;
+      if (om_mpi_send_work(r, first, n > 0 ? (uint64_t)n : 0, err)) mpi_fail(err);
+      pending[r] = 0;
+      did = 1;
+      if (n < 0) active--;
+    }
+    if (!did) sleep_us(100);
+  }
+  free(pending);
+  free(want);
+}
+
+/* Rank 0: thread 0 communicates, threads 1..threads compute indices from the dispenser. */
+static void mpi_run_master(run_ctx *R, const om_mpi *m, int threads, size_t start, size_t end) {
+  R->disp_next = start;
+  R->disp_hi = end;
+#pragma omp parallel num_threads(threads + 1)
+  {
+    if (omp_get_thread_num() == 0) {
+      mpi_serve(R, m);
+    } else {
+      thread_ctx t;
+      if (thread_init(R, &t) == 0) {
+        for (;;) {
+          size_t i = 0;
+          long n = take(R, 1, &i);
+          if (n < 0) break;
+          if (n == 0) {
+            sleep_us(200);
+            continue;
+          }
+          int e = process_index(R, &t, i);
+          if (e < 0) break;
+          put_row(R, i, t.row.s, t.row.len, t.raw, e);
+        }
+      }
+      thread_free(&t);
+    }
+  }
+}
+
+/* A worker rank: its master thread exchanges results for chunks; all threads compute them. */
+static void mpi_run_worker(run_ctx *R, int threads) {
+  size_t want = 4 * (size_t)threads, rb = R->send_raw ? R->raw_elems * sizeof(float) : 0;
+  if (want > 64) want = 64;
+  if (rb && want > ((size_t)1 << 28) / rb) want = ((size_t)1 << 28) / rb; /* messages < 256 MiB */
+  if (want < 1) want = 1;
+  om_buf *rows = calloc(want, sizeof *rows);
+  uint64_t *lens = calloc(want, sizeof *lens);
+  uint8_t *flags = calloc(want, 1);
+  float *raws = rb ? malloc(want * rb) : NULL;
+  if (!rows || !lens || !flags || (rb && !raws)) mpi_fail("out of memory for a worker's chunk");
+  uint64_t first = 0, count = 0;
+  size_t exif_before = 0;
+  om_buf msg = {0};
+#pragma omp parallel num_threads(threads)
+  {
+    thread_ctx t;
+    thread_init(R, &t);
+    for (;;) {
+#pragma omp barrier
+#pragma omp master
+      {
+        char err[OM_ERR_LEN];
+        if (is_fatal(R)) mpi_fail(R->fatal_err);
+        uint64_t h[4] = {first, count, R->exif_rotated - exif_before, want};
+        msg.len = 0;
+        int st = om_buf_append(&msg, (const char *)h, sizeof h);
+        if (!st) st = om_buf_append(&msg, (const char *)lens, count * 8);
+        if (!st) st = om_buf_append(&msg, (const char *)flags, count);
+        for (uint64_t j = 0; !st && j < count; j++)
+          if (lens[j] != OM_MPI_MISSING) st = om_buf_append(&msg, rows[j].s, rows[j].len);
+        if (!st && rb) st = om_buf_append(&msg, (const char *)raws, count * rb);
+        if (st) mpi_fail("out of memory for a result message");
+        if (om_mpi_request(msg.s, msg.len, &first, &count, err)) mpi_fail(err);
+        if (count > want) mpi_fail("rank 0 sent a larger chunk than asked for");
+        exif_before = R->exif_rotated;
+      }
+#pragma omp barrier
+      if (count == 0) break;
+#pragma omp for schedule(dynamic, 1)
+      for (uint64_t j = 0; j < count; j++) {
+        lens[j] = OM_MPI_MISSING;
+        if (is_fatal(R) || g_signal) continue;
+        int e = process_index(R, &t, (size_t)(first + j));
+        if (e < 0) continue;
+        rows[j].len = 0;
+        if (om_buf_append(&rows[j], t.row.s, t.row.len)) {
+          set_fatal(R, "out of memory for a result row");
+          continue;
+        }
+        if (rb) memcpy((char *)raws + j * rb, t.raw, rb);
+        flags[j] = e ? OM_MPI_ROW_ERROR : 0;
+        lens[j] = t.row.len;
+      }
+    }
+    thread_free(&t);
+  }
+  for (size_t j = 0; j < want; j++) om_buf_free(&rows[j]);
+  free(rows);
+  free(lens);
+  free(flags);
+  free(raws);
+  om_buf_free(&msg);
+}
+#endif
 
 /* ---- the run ---- */
 
@@ -410,6 +677,16 @@ int om_cli_run(const om_cli *c) {
   const char *out_name = c->output ? c->output : "standard output";
   om_buf head = {0};
   uint8_t *partial_buf = NULL;
+  int worker = 0;                /* an MPI rank other than 0: computes, writes nothing */
+#ifdef OMPREDICT_MPI
+  om_mpi mpi;
+  int synced = 1;                /* 0 between the input broadcast and the start broadcast */
+  if (om_mpi_init(&mpi, err) != OM_OK) {
+    fprintf(stderr, "ompredict: MPI: %s\n", err);
+    return 2;
+  }
+  worker = mpi.active && mpi.rank != 0;
+#endif
 
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
@@ -421,18 +698,40 @@ int om_cli_run(const om_cli *c) {
   double t0 = now_s();
 
   om_inputs_opts io = {c->recursive, NULL, warn_cb, (void *)&c->quiet};
-  for (int i = 0; i < c->ninputs; i++) {
+  int inputs_ok = 1;
+  for (int i = 0; !worker && i < c->ninputs; i++) {
     if (om_inputs_add(&in, c->inputs[i], &io, err) != OM_OK) {
       fprintf(stderr, "ompredict: %s\n", err);
-      goto done;
+      inputs_ok = 0;
+      break;
     }
   }
-  if (in.n == 0) {
+  if (!worker && inputs_ok && in.n == 0) {
     fprintf(stderr, "ompredict: no inputs\n");
-    goto done;
+    inputs_ok = 0;
   }
+#ifdef OMPREDICT_MPI
+  /* Rank 0 expands the inputs (only it sees standard input for "-") and sends the list to all. */
+  if (mpi.active) {
+    uint64_t ok = (uint64_t)inputs_ok;
+    void *arena = in.arena;
+    size_t alen = inputs_ok ? in.len : 0;
+    if (om_mpi_bcast_u64(&mpi, &ok, 1) || (ok && om_mpi_bcast_bytes(&mpi, &arena, &alen, err)))
+      mpi_fail(ok ? err : "MPI_Bcast failed");
+    inputs_ok = (int)ok;
+    for (size_t p = 0; worker && ok && p < alen; p += strlen((char *)arena + p) + 1)
+      if (om_inputs_push(&in, (char *)arena + p, err) != OM_OK) mpi_fail(err);
+    if (worker) free(arena);
+    synced = !inputs_ok || c->list;
+  }
+#endif
+  if (!inputs_ok) goto done;
   size_t lo = 0, hi = in.n;
   if (c->shard_n) om_shard_range(in.n, c->shard_k, c->shard_n, &lo, &hi);
+  if (c->list && worker) {
+    rc = 0;
+    goto done;
+  }
   if (c->list) {
     for (size_t i = lo; i < hi; i++) printf("%s\n", om_inputs_get(&in, i));
     rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 2;
@@ -502,6 +801,20 @@ int om_cli_run(const om_cli *c) {
     goto done;
   }
   size_t elems = res->nbytes / sizeof(float);
+  if (c->mask_dir) {
+    struct stat md;
+    if (res->ndim != 4 || res->dims[0] != 1 || res->dims[1] < 1 || res->dims[1] > 256) {
+      char d[96];
+      dims_str(res->dims, res->ndim, d, sizeof d);
+      fprintf(stderr, "ompredict: --mask-dir: result tensor '%s' is [%s], not [1, C, H, W] with "
+                      "C <= 256 classes\n", res->name, d);
+      goto done;
+    }
+    if (stat(c->mask_dir, &md) != 0 || !S_ISDIR(md.st_mode)) {
+      fprintf(stderr, "ompredict: --mask-dir %s: not a directory\n", c->mask_dir);
+      goto done;
+    }
+  }
   int nclasses = (int)elems;
   int k = c->top_k < nclasses ? c->top_k : nclasses;
   int softmax_done = res->producer_op && strcmp(res->producer_op, "Softmax") == 0;
@@ -547,9 +860,10 @@ int om_cli_run(const om_cli *c) {
     goto done;
   }
 
-  /* Outputs. */
+  /* Outputs (rank 0 only). */
   size_t start = lo;
-  if (c->output) {
+  if (worker) {
+  } else if (c->output) {
     char *partial = om_atomic_partial_name(c->output);
     struct stat sb;
     int have_partial = partial && stat(partial, &sb) == 0;
@@ -589,7 +903,7 @@ int om_cli_run(const om_cli *c) {
   } else if (with_header && fwrite(head.s, 1, head.len, stdout) != head.len) {
     goto done;
   }
-  if (c->raw) {
+  if (c->raw && !worker) {
     int64_t rd = (int64_t)elems;
     if (om_atomic_open(&rawf, c->raw, err) != OM_OK ||
         om_npy_writer_open(&npw, rawf.f, 1, &rd, err) != OM_OK) {
@@ -621,9 +935,37 @@ int om_cli_run(const om_cli *c) {
   R.k = k;
   R.softmax_done = softmax_done;
   R.raw_elems = elems;
+  R.send_raw = c->raw != NULL;
+  if (c->mask_dir) {
+    R.mask_dir = c->mask_dir;
+    R.mask_c = (int)res->dims[1];
+    R.mask_h = (int)res->dims[2];
+    R.mask_w = (int)res->dims[3];
+  }
   const char *delay = getenv("OMPREDICT_TEST_DELAY_MS");
   R.delay_ms = delay ? atol(delay) : 0;
 
+#ifdef OMPREDICT_MPI
+  if (mpi.active) {
+    /* Every rank has its model and plan (a failure aborted them all); rank 0 says where to start. */
+    uint64_t sv[2] = {start, 0};
+    if (om_mpi_bcast_u64(&mpi, sv, 2)) mpi_fail("MPI_Bcast failed");
+    start = (size_t)sv[0];
+    synced = 1;
+    if (sv[1]) {
+      rc = 0;
+      goto done;
+    }
+    if (worker) {
+      todo = hi - start;
+      if (todo && (size_t)threads > todo) threads = (int)todo;
+      mpi_run_worker(&R, threads); /* even with nothing to do: rank 0 waits for its request */
+      if (R.fatal) mpi_fail(R.fatal_err);
+      rc = 0;
+      goto done;
+    }
+  }
+#endif
   if (c->verbose) {
     char spec[256];
     fprintf(stderr, "ompredict: model %s: opset %lld, %d nodes; plan of %d steps, %zu bytes per "
@@ -640,6 +982,10 @@ int om_cli_run(const om_cli *c) {
             c->labels_file ? c->labels_file : L.n ? "model metadata" : "none");
     fprintf(stderr, "ompredict: kernel path %s; %d threads (%s); inputs %zu..%zu of %zu\n",
             om_kernel_path_name(om_kernel_path_detect()), threads, tsrc, lo, hi, in.n);
+#ifdef OMPREDICT_MPI
+    if (mpi.active)
+      fprintf(stderr, "ompredict: MPI: %d ranks; rank 0 adds a communication thread\n", mpi.size);
+#endif
   }
 
   sink_ctx S;
@@ -650,12 +996,21 @@ int om_cli_run(const om_cli *c) {
   S.progress = !c->quiet && isatty(2);
   S.lo = lo;
   S.hi = hi;
-  if (om_reorder_new((size_t)threads * 64, start, hi, c->raw ? elems : 0, sink_write, &S,
-                     &g_signal, &reorder, err) != OM_OK) {
+  size_t window = (size_t)threads * 64;
+#ifdef OMPREDICT_MPI
+  if (mpi.active) window += (size_t)(mpi.size - 1) * 128; /* room for the workers' chunks */
+#endif
+  R.window = window;
+  if (om_reorder_new(window, start, hi, c->raw ? elems : 0, sink_write, &S, &g_signal, &reorder,
+                     err) != OM_OK) {
     fprintf(stderr, "ompredict: %s\n", err);
     goto done;
   }
   R.reorder = reorder;
+#ifdef OMPREDICT_MPI
+  if (mpi.active) mpi_run_master(&R, &mpi, threads, start, hi);
+  else
+#endif
   if (start < hi) run_loop(&R, threads, start, hi);
   if (S.progress) fputc('\n', stderr);
 
@@ -719,6 +1074,15 @@ int om_cli_run(const om_cli *c) {
   rc = sig ? 128 + sig : R.failed ? 1 : 0;
 
 done:
+#ifdef OMPREDICT_MPI
+  if (mpi.active && !synced) {
+    /* Failed (or finished) before the start broadcast: a fatal error ends every rank; rank 0's
+     * "nothing to do" (--resume of a complete file) tells the workers to quit. */
+    if (rc != 0) om_mpi_abort(rc);
+    uint64_t sv[2] = {0, 1};
+    om_mpi_bcast_u64(&mpi, sv, 2);
+  }
+#endif
   om_atomic_abort(&outf);
   om_atomic_abort(&rawf);
   om_reorder_free(reorder);
@@ -728,5 +1092,8 @@ done:
   om_buf_free(&head);
   free(partial_buf);
   om_inputs_free(&in);
+#ifdef OMPREDICT_MPI
+  om_mpi_finalize(&mpi);
+#endif
   return rc;
 }
