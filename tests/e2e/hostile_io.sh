@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# hostile_io.sh: output failures. Standard output, -o and --raw onto /dev/full (ENOSPC): a message
+# naming the output and the reason, exit 2, no crash, and /dev/full still a device afterwards (-o
+# must not rename a temporary file onto a device node). -o onto a FIFO is written in place. A
+# closed stdout (>&-) and a pipe closed by `head -1` (EPIPE) end the run promptly and quietly.
+# -o into a read-only directory fails with exit 2 before any input is processed.
+. "$(dirname "$0")/cli_common.inc"
+cd "$T" || exit 1
+"$PY" -c 'import numpy as np; np.save("in.npy", np.ones((3, 32, 32), np.float32))' || fail "npy"
+
+crashed() { [ "$1" -ge 128 ]; }
+if [ -c /dev/full ]; then
+  "$OMPREDICT" -m "$M" -q in.npy > /dev/full 2> err; rc=$?
+  [ $rc = 2 ] && grep -q "standard output: No space left on device" err || fail "stdout ENOSPC: $rc $(cat err)"
+  "$OMPREDICT" -m "$M" -q -o /dev/full in.npy 2> err; rc=$?
+  [ $rc = 2 ] && grep -q "/dev/full: No space left on device" err || fail "-o /dev/full: $rc $(cat err)"
+  [ -c /dev/full ] || fail "-o /dev/full replaced the device node"
+  "$OMPREDICT" -m "$M" -q --raw /dev/full in.npy > /dev/null 2> err; rc=$?
+  [ $rc = 2 ] && grep -q "/dev/full.*No space left on device" err || fail "--raw /dev/full: $rc $(cat err)"
+  [ -c /dev/full ] || fail "--raw /dev/full replaced the device node"
+  # Many rows: the error must come at the first failing flush, not be lost.
+  for i in $(seq 200); do echo in.npy; done > many.txt
+  "$OMPREDICT" -m "$M" -q @many.txt > /dev/full 2> err; rc=$?
+  [ $rc = 2 ] && grep -q "No space left" err || fail "stdout ENOSPC, many rows: $rc $(cat err)"
+else
+  echo "note: no /dev/full, ENOSPC cases skipped"
+fi
+
+# -o onto a FIFO: written in place, the reader gets every row.
+mkfifo out.fifo
+cat out.fifo > fifo.csv &
+reader=$!
+"$OMPREDICT" -m "$M" -q -o out.fifo in.npy in.npy 2> err; rc=$?
+wait $reader
+[ $rc = 0 ] || fail "-o FIFO: exit $rc $(cat err)"
+[ -p out.fifo ] || fail "-o FIFO replaced the FIFO"
+[ "$(wc -l < fifo.csv)" = 3 ] || fail "-o FIFO: $(cat fifo.csv)"
+
+# Closed standard output.
+"$OMPREDICT" -m "$M" -q in.npy >&- 2> err; rc=$?
+[ $rc = 2 ] && grep -q "standard output" err || fail "closed stdout: $rc $(cat err)"
+
+# EPIPE: 100 slow inputs (200 ms each) behind `head -1` must end within a few seconds, quietly.
+for i in $(seq 100); do echo in.npy; done > slow.txt
+start=$(date +%s%N)
+{ OMPREDICT_TEST_DELAY_MS=200 "$OMPREDICT" -m "$M" -j 2 @slow.txt 2> pipe.err; echo $? > pipe.rc; } | head -1 > head.out
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+rc=$(cat pipe.rc)
+[ "$rc" = 2 ] || fail "EPIPE: exit $rc, want 2"
+[ ! -s pipe.err ] || fail "EPIPE: not quiet: $(cat pipe.err)"
+grep -q '^index,path,status' head.out || fail "EPIPE: header not read"
+[ $ms -lt 5000 ] || fail "EPIPE: took $ms ms"
+echo "EPIPE: exit $rc after $ms ms"
+
+# Read-only output directory: exit 2 at once (1 s per input would show as slowness), no rows,
+# no temporary file left. Root writes anywhere, so that case runs as nobody where possible.
+mkdir ro
+chmod 555 ro
+chmod 755 "$T"
+chmod 644 in.npy "$M"
+AS=()
+if [ "$(id -u)" = 0 ]; then
+  if setpriv --reuid=nobody --regid=nogroup --clear-groups test -x "$OMPREDICT" 2>/dev/null; then
+    AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  else
+    echo "note: root and cannot switch to nobody: read-only directory case skipped"
+    AS=(skip)
+  fi
+fi
+if [ "${AS[0]:-}" != skip ]; then
+  start=$(date +%s%N)
+  OMPREDICT_TEST_DELAY_MS=1000 "${AS[@]}" "$OMPREDICT" -m "$M" -q -o ro/out.csv in.npy in.npy in.npy \
+    > ro.stdout 2> err; rc=$?
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  [ $rc = 2 ] || fail "read-only dir: exit $rc $(cat err)"
+  grep -q "ro/.*Permission denied" err || fail "read-only dir message: $(cat err)"
+  [ $ms -lt 1000 ] || fail "read-only dir: failed only after $ms ms (work was done first)"
+  [ -z "$(ls -A ro)" ] && [ ! -s ro.stdout ] || fail "read-only dir: something was written"
+fi
+echo "hostile_io ok"
