@@ -1,0 +1,224 @@
+/* conv_winograd.c: Winograd F(4x4, 3x3) Conv (see conv_winograd.h). Interpolation points 0, +-1,
+ * +-2, inf (Lavin & Gray); F(6x6) would save more but loses too many bits in float32.
+ *
+ * The transforms work on rows of tiles: the 6x6 windows of a run of tiles are first gathered into
+ * d[r][i][j] (r, i: window row / column, j: tile), so every transform step is an elementwise loop
+ * over j that the compiler vectorizes; the body is built twice, for AVX-512 and portable C. */
+#include "engine/conv_winograd.h"
+
+#include "common/om.h"
+#include "engine/engine.h"
+#include "engine/op.h"
+#include "engine/vmath.h"
+
+#include <string.h>
+
+#define L2_BUDGET ((size_t)1 << 20) /* V + M of one tile block: about one L2 */
+
+int om_wino_profitable(int64_t C, int64_t K, int64_t OH, int64_t OW) {
+  int64_t tiles = ((OH + 3) / 4) * ((OW + 3) / 4);
+  return C >= 16 && K >= 16 && tiles >= 16;
+}
+
+static int64_t rup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int64_t H, int64_t W,
+                  int64_t OH, int64_t OW, int64_t ph, int64_t pw, size_t *u_floats,
+                  size_t *scratch_bytes, char *err) {
+  memset(w, 0, sizeof *w);
+  w->k = k;
+  w->C = C; w->K = K; w->H = H; w->W = W; w->OH = OH; w->OW = OW; w->ph = ph; w->pw = pw;
+  w->TH = (OH + 3) / 4;
+  w->TW = (OW + 3) / 4;
+  size_t t, per, tb, v, m, d, g, tot, ck;
+  if (om_mul_size((size_t)w->TH, (size_t)w->TW, &t) || t > ((size_t)1 << 31) ||
+      om_add_size((size_t)C, (size_t)K, &ck) || om_mul_size(ck, 36 * sizeof(float), &per) ||
+      C > ((int64_t)1 << 24) || K > ((int64_t)1 << 24))
+    return om_seterr(err, OM_E_LIMIT, "Winograd Conv sizes overflow (%lld x %lld tiles)",
+                     (long long)w->TH, (long long)w->TW);
+  w->T = (int64_t)t;
+  tb = L2_BUDGET / per / (size_t)k->nr * (size_t)k->nr;
+  if (tb < (size_t)k->nr) tb = (size_t)k->nr;
+  if ((int64_t)tb > rup(w->T, k->nr)) tb = (size_t)rup(w->T, k->nr);
+  w->TB = (int64_t)tb;
+  w->ustride = om_gemm_packed_a_floats(k, K, C);
+  if (!w->ustride || om_mul_size(w->ustride, 36, u_floats))
+    return om_seterr(err, OM_E_LIMIT, "Winograd Conv weights size overflows");
+  /* scratch: V [36][C][TB] | M [36][K][TB] | d, t [2][36][TW] + out [40][TB] | GEMM packing */
+  if (om_mul_size((size_t)C * 36, tb * sizeof(float), &v) ||
+      om_mul_size((size_t)K * 36, tb * sizeof(float), &m) ||
+      om_mul_size((size_t)w->TW * 72 + tb * 40, sizeof(float), &d))
+    return om_seterr(err, OM_E_LIMIT, "Winograd Conv scratch size overflows");
+  g = om_gemm_scratch_bytes(k, K, (int64_t)tb, C, 1, 0);
+  w->off_m = OM_ALIGN_UP(v, 64);
+  w->off_d = w->off_m + OM_ALIGN_UP(m, 64);
+  w->off_g = w->off_d + OM_ALIGN_UP(d, 64);
+  if (om_add_size(w->off_g, g, &tot))
+    return om_seterr(err, OM_E_LIMIT, "Winograd Conv scratch size overflows");
+  *scratch_bytes = tot;
+  return OM_OK;
+}
+
+int om_wino_transform_weights(om_wino *w, const float *wt, float *u, char *err) {
+  static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                 {0, 0, 1}};
+  const int64_t C = w->C, K = w->K;
+  float *plain = om_alloc_aligned((size_t)(K * C) * sizeof(float)); /* one U[xi] as [K][C] */
+  if (!plain)
+    return om_seterr(err, OM_E_NOMEM, "out of memory transforming Winograd weights (%lld x %lld)",
+                     (long long)K, (long long)C);
+  for (int xi = 0; xi < 36; xi++) {
+    int a = xi / 6, b = xi % 6;
+    for (int64_t kk = 0; kk < K; kk++)
+      for (int64_t c = 0; c < C; c++) {
+        const float *g = wt + (kk * C + c) * 9;
+        double s = 0;
+        for (int i = 0; i < 3; i++)
+          for (int j = 0; j < 3; j++) s += G[a][i] * (double)g[i * 3 + j] * G[b][j];
+        plain[kk * C + c] = (float)s;
+      }
+    om_gemm_pack_a(w->k, K, C, plain, C, 1, 1.0f, u + (size_t)xi * w->ustride);
+  }
+  om_free_aligned(plain);
+  w->U = u;
+  return OM_OK;
+}
+
+#define INL static inline __attribute__((always_inline))
+
+/* B^T over 6 rows d[i*ds + j] -> o[k*os + j], j < n. */
+INL void bt6(const float *restrict d, int64_t ds, float *restrict o, int64_t os, int64_t n) {
+  for (int64_t j = 0; j < n; j++) {
+    float d0 = d[j], d1 = d[ds + j], d2 = d[2 * ds + j], d3 = d[3 * ds + j], d4 = d[4 * ds + j],
+          d5 = d[5 * ds + j];
+    o[j] = 4.0f * d0 - 5.0f * d2 + d4;
+    o[os + j] = d3 + d4 - 4.0f * (d1 + d2);
+    o[2 * os + j] = 4.0f * (d1 - d2) + d4 - d3;
+    o[3 * os + j] = 2.0f * (d3 - d1) + d4 - d2;
+    o[4 * os + j] = 2.0f * (d1 - d3) + d4 - d2;
+    o[5 * os + j] = 4.0f * d1 - 5.0f * d3 + d5;
+  }
+}
+
+/* A^T over 6 rows m[l*ms + j] -> o[a*os + j], a < 4. */
+INL void at6(const float *restrict m, int64_t ms, float *restrict o, int64_t os, int64_t n) {
+  for (int64_t j = 0; j < n; j++) {
+    float m0 = m[j], m1 = m[ms + j], m2 = m[2 * ms + j], m3 = m[3 * ms + j], m4 = m[4 * ms + j],
+          m5 = m[5 * ms + j];
+    float p12 = m1 + m2, d12 = m1 - m2, p34 = m3 + m4, d34 = m3 - m4;
+    o[j] = m0 + p12 + p34;
+    o[os + j] = d12 + 2.0f * d34;
+    o[2 * os + j] = p12 + 4.0f * p34;
+    o[3 * os + j] = d12 + 8.0f * d34 + m5;
+  }
+}
+
+/* V[(xi*C + c)*TB + jj0 + j] for tiles (ty, tx0 + j), j < n, of channel plane xc. */
+INL void input_tiles(const om_wino *w, const float *xc, int64_t c, int64_t ty, int64_t tx0, int64_t n,
+                     int64_t jj0, float *V, float *d, float *t) {
+  const int64_t H = w->H, W = w->W;
+  for (int r = 0; r < 6; r++) {
+    int64_t iy = 4 * ty - w->ph + r;
+    float *dr = d + r * 6 * n;
+    if (iy < 0 || iy >= H) {
+      memset(dr, 0, (size_t)(6 * n) * sizeof(float));
+      continue;
+    }
+    const float *row = xc + iy * W;
+    for (int64_t j = 0; j < n; j++) {
+      int64_t ix = 4 * (tx0 + j) - w->pw;
+      if (ix >= 0 && ix + 5 < W) {
+        for (int i = 0; i < 6; i++) dr[i * n + j] = row[ix + i];
+      } else {
+        for (int i = 0; i < 6; i++) dr[i * n + j] = (ix + i >= 0 && ix + i < W) ? row[ix + i] : 0.0f;
+      }
+    }
+  }
+  for (int i = 0; i < 6; i++) bt6(d + i * n, 6 * n, t + i * n, 6 * n, n);
+  const int64_t cs = w->C * w->TB;
+  for (int k = 0; k < 6; k++) bt6(t + k * 6 * n, n, V + (k * 6 * w->C + c) * w->TB + jj0, cs, n);
+}
+
+INL void output_tiles(const om_wino *w, const float *M, int64_t kk, int64_t t0, int64_t tb,
+                      float bias, const float *sum, int act, float alpha, float beta, float *y,
+                      float *s, float *o) {
+  const int64_t ks = w->K * w->TB, OH = w->OH, OW = w->OW, TW = w->TW;
+  for (int k = 0; k < 6; k++) at6(M + (k * 6 * w->K + kk) * w->TB, ks, s + k * 4 * tb, tb, tb);
+  for (int b = 0; b < 4; b++) at6(s + b * tb, 4 * tb, o + b * tb, 4 * tb, tb);
+  for (int64_t j = 0; j < tb; j++) {
+    int64_t tt = t0 + j, oy0 = tt / TW * 4, ox0 = tt % TW * 4;
+    for (int a = 0; a < 4 && oy0 + a < OH; a++)
+      for (int b = 0; b < 4 && ox0 + b < OW; b++) {
+        int64_t idx = (oy0 + a) * OW + ox0 + b;
+        float v = o[(a * 4 + b) * tb + j] + bias;
+        if (sum) v += sum[idx];
+        if (act == OM_ACT_RELU) v = v > 0.0f ? v : 0.0f;
+        else if (act != OM_ACT_NONE) v = om_act_apply(act, alpha, beta, v);
+        y[idx] = v;
+      }
+  }
+}
+
+INL void wino_body(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                   float alpha, float beta, float *y, void *scratch) {
+  const int64_t C = w->C, K = w->K, TB = w->TB, TW = w->TW, T = w->T;
+  const int64_t ihw = w->H * w->W, ohw = w->OH * w->OW;
+  float *V = scratch;
+  float *M = (float *)((char *)scratch + w->off_m);
+  float *d = (float *)((char *)scratch + w->off_d), *t = d + 36 * TW;
+  float *s = t + 36 * TW, *o = s + 24 * TB;
+  void *gs = (char *)scratch + w->off_g;
+  for (int64_t t0 = 0; t0 < T; t0 += TB) {
+    int64_t tb = T - t0 < TB ? T - t0 : TB;
+    int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW;
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t ty = ty0; ty <= ty1; ty++) {
+        int64_t a = ty == ty0 ? t0 % TW : 0, e = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
+        input_tiles(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, t);
+      }
+    for (int xi = 0; xi < 36; xi++) {
+      om_gemm_args g = {0};
+      g.M = K;
+      g.N = tb;
+      g.K = C;
+      g.a_packed = w->U + (size_t)xi * w->ustride;
+      g.b = V + xi * C * TB;
+      g.b_rs = TB;
+      g.b_cs = 1;
+      g.c = M + xi * K * TB;
+      g.ldc = TB;
+      om_gemm(w->k, &g, gs);
+    }
+    for (int64_t kk = 0; kk < K; kk++)
+      output_tiles(w, M, kk, t0, tb, bias ? bias[kk] : 0.0f, sum ? sum + kk * ohw : NULL, act, alpha,
+                   beta, y + kk * ohw, s, o);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+static void wino_avx512(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                        float alpha, float beta, float *y, void *scratch) {
+  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch);
+}
+
+__attribute__((target("avx2,fma")))
+static void wino_avx2(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                      float alpha, float beta, float *y, void *scratch) {
+  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch);
+}
+
+static void wino_generic(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                         float alpha, float beta, float *y, void *scratch) {
+  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch);
+}
+
+void om_wino_run(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                 float alpha, float beta, float *y, void *scratch) {
+  if (w->k->path == OM_KERNEL_AVX512) wino_avx512(w, x, bias, sum, act, alpha, beta, y, scratch);
+  else if (w->k->path == OM_KERNEL_AVX2) wino_avx2(w, x, bias, sum, act, alpha, beta, y, scratch);
+  else wino_generic(w, x, bias, sum, act, alpha, beta, y, scratch);
+}

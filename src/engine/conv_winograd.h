@@ -1,0 +1,39 @@
+/* conv_winograd.h: Winograd F(4x4, 3x3) convolution for 2-D, stride 1, dilation 1, group 1 Conv.
+ *
+ * Y = A^T [ (G g G^T) .* (B^T d B) ] A per 6x6 input tile d (4x4 outputs, tiles overlap by 2).
+ * The weight transform U = G g G^T is done once at prepare (in double) and stored as 36 GEMM A
+ * operands [K x C] in the packed layout of gemm.h. At run, tiles are processed in blocks of TB
+ * (so V and M stay in L2): input transform -> V[36][C][TB], 36 GEMMs M[xi] = U[xi] * V[xi],
+ * output transform fused with bias, the residual (om_sum) and the activation. */
+#ifndef OM_CONV_WINOGRAD_H
+#define OM_CONV_WINOGRAD_H
+
+#include "engine/gemm.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct om_wino {
+  const om_gemm_kernel *k;
+  int64_t C, K, H, W, OH, OW, ph, pw; /* pads: top / left */
+  int64_t TH, TW, T, TB;              /* tile rows, tile columns, tiles, tiles per block */
+  const float *U;                     /* 36 packed [K x C] operands, ustride floats apart */
+  size_t ustride;
+  size_t off_m, off_d, off_g;         /* scratch offsets (bytes): M, input rows, GEMM packing */
+} om_wino;
+
+/* 1 when Winograd is worth it (and numerically acceptable) for this shape. */
+int om_wino_profitable(int64_t C, int64_t K, int64_t OH, int64_t OW);
+/* Fills w's geometry and tells the floats the transformed weights need (*u_floats) and the per-run
+ * scratch bytes; OM_E_LIMIT when a size overflows. */
+int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int64_t H, int64_t W,
+                  int64_t OH, int64_t OW, int64_t ph, int64_t pw, size_t *u_floats,
+                  size_t *scratch_bytes, char *err);
+/* U = G g G^T of wt [K][C][3][3] (computed in double) into u (u_floats, 64-byte aligned); sets w->U.
+ * Uses a temporary K*C floats (OM_E_NOMEM when that fails). */
+int om_wino_transform_weights(om_wino *w, const float *wt, float *u, char *err);
+/* One image: x [C][H][W] -> y [K][OH][OW] = act(conv + bias + sum); bias / sum may be NULL. */
+void om_wino_run(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                 float alpha, float beta, float *y, void *scratch);
+
+#endif
