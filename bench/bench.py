@@ -225,7 +225,7 @@ def prepare_models(models, out, shared, log):
             r = subprocess.run([PY, zoo_script, os.path.join(out, "zoo"), m], capture_output=True, text=True)
             path = cand[1] if r.returncode == 0 and os.path.exists(cand[1]) else None
             if path is None:
-                onnx[m] = "n/a (make_zoo.py failed: %s)" % (r.stderr.strip().splitlines() or ["?"])[-1][:100]
+                onnx[m] = "n/a: make_zoo.py failed: %s" % (r.stderr.strip().splitlines() or ["?"])[-1][:100]
         if path:
             onnx[m] = path
         ptp = os.path.join(out, "torch", m + ".pt")
@@ -234,20 +234,26 @@ def prepare_models(models, out, shared, log):
             r = subprocess.run([PY, os.path.join(BENCH, "peers", "torch_bench.py"), "export", m, ptp, zoo_script],
                                capture_output=True, text=True)
             if r.returncode != 0:
-                pt[m] = "n/a (PyTorch export failed: %s)" % (r.stderr.strip().splitlines() or ["?"])[-1][:100]
+                pt[m] = "n/a: PyTorch export failed: %s" % (r.stderr.strip().splitlines() or ["?"])[-1][:100]
                 continue
         pt[m] = ptp
     return onnx, pt
 
 
 def is_err(x):
-    return isinstance(x, str) and x.startswith("n/a")
+    return isinstance(x, str) and x.startswith("n/a: ")
+
+
+def na(reason):
+    """'n/a (reason)' for a table cell; reasons from prepare_models carry an 'n/a: ' prefix."""
+    reason = reason[5:] if reason.startswith("n/a: ") else reason
+    return "n/a (%s)" % reason.replace("|", "/").replace("\n", " ")
 
 
 # ---------------------------------------------------------------- tables
 def fmt_row(name, config, r, ref):
     if "error" in r:
-        return "| %s | %s | n/a (%s) | | | | | | |" % (name, config, r["error"].replace("|", "/"))
+        return "| %s | %s | %s | | | | | | |" % (name, config, na(r["error"]))
     n = r["images"]
     ratio_w = ratio_l = ""
     if ref and "error" not in ref and r is not ref:
@@ -453,7 +459,7 @@ def main():
     base = scal[0][1]
     for t, r in scal:
         if "error" in r:
-            md.append("| %d | n/a (%s) | | | |" % (t, r["error"]))
+            md.append("| %d | %s | | | |" % (t, na(r["error"])))
             continue
         ips = r["images"] / r["loop"]
         if "error" not in base:
@@ -465,7 +471,7 @@ def main():
                "| threads / n_jobs | ompredict MiB | ompredict img/s (wall) | joblib/loky MiB | joblib img/s (wall) |",
                "|---|---|---|---|---|"])
     for (t, r), (_, j) in zip(scal, jmem):
-        c = lambda x: ("n/a (%s)" % x["error"], "") if "error" in x else (
+        c = lambda x: (na(x["error"]), "") if "error" in x else (
             "%.0f" % (x["rss"] / 2**20), "%.1f" % (x["images"] / x["wall"]))
         md.append("| %d | %s | %s | %s | %s |" % ((t,) + c(r) + c(j)))
     md.append("")
