@@ -153,7 +153,14 @@ static size_t comp_len(const char *s) {
 
 static int is_dstar(const char *p, size_t n) { return n == 2 && p[0] == '*' && p[1] == '*'; }
 
-static int match_from(const char *p, const char *s) {
+/* Failed ("**" component, path component) pairs. Without it, patterns with many "**" take
+ * exponential time ("**" + "/a" repeated against "a/a/a/..."); found by fuzz_inputs. */
+typedef struct {
+  unsigned char *bits; /* NULL: no memo (tiny inputs or allocation failed) */
+  size_t ns;           /* path components */
+} glob_memo;
+
+static int match_from(glob_memo *m, const char *p, size_t pi, const char *s, size_t si) {
   for (;;) {
     size_t pl = comp_len(p), sl = comp_len(s);
     if (is_dstar(p, pl)) {
@@ -167,21 +174,54 @@ static int match_from(const char *p, const char *s) {
         }
         return 1;
       }
+      size_t key = pi * m->ns + si;
+      if (m->bits && (m->bits[key / 8] >> (key % 8) & 1)) return 0;
+      size_t ci = si;
       for (const char *c = s;;) {
-        if (match_from(prest, c)) return 1;
+        if (match_from(m, prest, pi + 1, c, ci)) return 1;
         size_t cl = comp_len(c);
-        if (!c[cl] || c[0] == '.') return 0;
+        if (!c[cl] || c[0] == '.') break;
         c += cl + 1;
+        ci++;
       }
+      if (m->bits) m->bits[key / 8] |= (unsigned char)(1u << (key % 8));
+      return 0;
     }
     if (!comp_match(p, pl, s, sl)) return 0;
     if (!p[pl] || !s[sl]) return !p[pl] && !s[sl];
     p += pl + 1;
     s += sl + 1;
+    pi++;
+    si++;
   }
 }
 
-int om_glob_match(const char *pattern, const char *path) { return match_from(pattern, path); }
+static size_t count_comps(const char *s) {
+  size_t n = 1;
+  for (; *s; s++) n += *s == '/';
+  return n;
+}
+
+static size_t count_dstar(const char *p) {
+  size_t n = 0;
+  for (;;) {
+    size_t pl = comp_len(p);
+    n += is_dstar(p, pl);
+    if (!p[pl]) return n;
+    p += pl + 1;
+  }
+}
+
+int om_glob_match(const char *pattern, const char *path) {
+  glob_memo m = {NULL, count_comps(path)};
+  size_t np = count_comps(pattern), bits;
+  /* The memo only matters with two or more "**"; a failed allocation just means no memo. */
+  if (count_dstar(pattern) > 1 && !om_mul_size(np, m.ns, &bits) && bits <= ((size_t)1 << 30))
+    m.bits = calloc(bits / 8 + 1, 1);
+  int r = match_from(&m, pattern, 0, path, 0);
+  free(m.bits);
+  return r;
+}
 
 /* ---- directory identity set (loop detection) ---- */
 
