@@ -107,6 +107,13 @@ static const char *sniff(const uint8_t *b, size_t len) {
   /* SOI alone is enough: anything starting like a JPEG goes to libjpeg, never to stb's JPEG
    * decoder, which has out-of-bounds reads on corrupt Huffman tables (found by fuzz_image). */
   if (starts(b, len, "\xff\xd8", 2)) return "jpeg";
+  /* stb's JPEG test also skips 0xFF fill bytes before SOI: "FF FF .. D8" must not reach it
+   * either (fuzz_image: assertion and OOB reads in stbi__jpeg_huff_decode). libjpeg refuses it. */
+  if (len >= 2 && b[0] == 0xff) {
+    size_t i = 0;
+    while (i < len && b[i] == 0xff) i++;
+    if (i < len && b[i] == 0xd8) return "jpeg";
+  }
   if (starts(b, len, "\x89PNG\r\n\x1a\n", 8)) return "png";
   if (starts(b, len, "GIF87a", 6) || starts(b, len, "GIF89a", 6)) return "gif";
   if (starts(b, len, "BM", 2)) return "bmp";

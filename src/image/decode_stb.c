@@ -13,11 +13,35 @@
 #define STBI_FAILURE_USERMSG
 #include <stb/stb_image.h>
 
+/* stb's PNM header reader accumulates digits in an int with no bound (signed overflow, UB, on
+ * "P6 99999999999 ..."; found by fuzz_image): refuse header numbers longer than 9 digits first.
+ * Same token rules as stb: whitespace and '#' comments to the end of the line. */
+static int pnm_header_ok(const uint8_t *b, size_t len) {
+  size_t i = 2;
+  for (int field = 0; field < 3; field++) {
+    for (;;) {
+      while (i < len && (b[i] == ' ' || (b[i] >= '\t' && b[i] <= '\r'))) i++;
+      if (i < len && b[i] == '#') {
+        while (i < len && b[i] != '\n' && b[i] != '\r') i++;
+        continue;
+      }
+      break;
+    }
+    size_t digits = 0;
+    while (i < len && b[i] >= '0' && b[i] <= '9') i++, digits++;
+    if (digits > 9) return 0;
+    if (digits == 0) return 1; /* stb reports the malformed header itself */
+  }
+  return 1;
+}
+
 int om_decode_stb(const uint8_t *buf, size_t len, const om_decode_opts *o, const char *format,
                   om_image *out, char *err) {
   if (len > INT_MAX)
     return om_seterr(err, OM_E_LIMIT, "%s: file of %zu bytes too large for stb_image",
                      format ? format : "image", len);
+  if (format && strcmp(format, "pnm") == 0 && !pnm_header_ok(buf, len))
+    return om_seterr(err, OM_E_FORMAT, "pnm: header number with more than 9 digits");
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(buf, (int)len, &w, &h, &comp)) {
     if (!format) return OM_E_UNSUPPORTED; /* caller words it as "not an image" */
