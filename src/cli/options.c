@@ -61,6 +61,7 @@ static const char help_text[] =
     "      --resume            with -o FILE: continue an interrupted run (see below)\n"
     "      --no-header         no header line (csv, tsv)\n"
     "      --max-pixels N      refuse images larger than N pixels (default 100000000)\n"
+    "      --max-model-bytes N refuse model files larger than N bytes (default 2147483648)\n"
     "      --exif apply|ignore EXIF orientation (default: ignore under the torchvision and inception\n"
     "                          presets, as Pillow does; apply otherwise). Images with an orientation\n"
     "                          other than 1 are counted in the summary either way.\n"
@@ -127,7 +128,7 @@ const char *om_cli_help(void) { return help_text; }
 enum {
   OPT_RAW = 256, OPT_OUTPUT_NAME, OPT_SHARD, OPT_LIST, OPT_RESUME, OPT_NO_HEADER, OPT_MAX_PIXELS,
   OPT_EXIF, OPT_PRESET, OPT_PREPROCESS, OPT_SIZE, OPT_RESIZE, OPT_RESIZE_MODE, OPT_INTERP,
-  OPT_SCALE, OPT_MEAN, OPT_STD, OPT_BGR, OPT_RGB, OPT_GRAY, OPT_MASK_DIR
+  OPT_SCALE, OPT_MEAN, OPT_STD, OPT_BGR, OPT_RGB, OPT_GRAY, OPT_MASK_DIR, OPT_MAX_MODEL_BYTES
 };
 
 static const struct option long_opts[] = {
@@ -141,6 +142,7 @@ static const struct option long_opts[] = {
     {"shard", required_argument, 0, OPT_SHARD}, {"list", no_argument, 0, OPT_LIST},
     {"resume", no_argument, 0, OPT_RESUME},    {"no-header", no_argument, 0, OPT_NO_HEADER},
     {"max-pixels", required_argument, 0, OPT_MAX_PIXELS},
+    {"max-model-bytes", required_argument, 0, OPT_MAX_MODEL_BYTES},
     {"exif", required_argument, 0, OPT_EXIF},  {"preset", required_argument, 0, OPT_PRESET},
     {"preprocess", required_argument, 0, OPT_PREPROCESS},
     {"size", required_argument, 0, OPT_SIZE},  {"resize", required_argument, 0, OPT_RESIZE},
@@ -191,6 +193,7 @@ int om_cli_parse(int argc, char **argv, om_cli *c, char *err) {
   c->format = OM_FMT_CSV;
   c->exif = -1;
   c->max_pixels = 100000000ull;
+  c->max_model_bytes = 2147483648ull;
   opterr = 0;
   optind = 1;
   int st = OM_OK, opt;
@@ -231,6 +234,12 @@ int om_cli_parse(int argc, char **argv, om_cli *c, char *err) {
       if (parse_ll(optarg, 1, LLONG_MAX, &v))
         st = om_seterr(err, OM_E_INVALID, "--max-pixels: '%s' is not a positive integer", optarg);
       else c->max_pixels = (uint64_t)v;
+      break;
+    case OPT_MAX_MODEL_BYTES:
+      if (parse_ll(optarg, 1, LLONG_MAX, &v) || (unsigned long long)v > SIZE_MAX)
+        st = om_seterr(err, OM_E_INVALID, "--max-model-bytes: '%s' is not a positive integer",
+                       optarg);
+      else c->max_model_bytes = (uint64_t)v;
       break;
     case OPT_EXIF:
       if (strcmp(optarg, "apply") == 0) c->exif = 1;

@@ -21,6 +21,7 @@ typedef struct om_cli {
   int npp_flags;
   int exif;                     /* -1: by preset, 0: ignore, 1: apply */
   uint64_t max_pixels;          /* default 100000000 */
+  uint64_t max_model_bytes;     /* default 2 GiB */
   int shard_k, shard_n;         /* shard_n 0: no sharding */
   char **inputs;                /* argv entries (not owned) */
   int ninputs;

@@ -740,7 +740,8 @@ int om_cli_run(const om_cli *c) {
   }
 
   /* Model, preprocessing, labels, plan. */
-  if (onnx_load_file(c->model, NULL, &model, err) != OM_OK) {
+  onnx_limits mlim = {(size_t)c->max_model_bytes, 0};
+  if (onnx_load_file(c->model, &mlim, &model, err) != OM_OK) {
     fprintf(stderr, "ompredict: cannot load model %s: %s\n", c->model, err);
     goto done;
   }
