@@ -8,8 +8,11 @@
  *   - general: implicit im2col: the GEMM's B packer gathers patches from the image directly into
  *     packed panels, so no K x HW column buffer is ever materialized.
  *   - depthwise (Cg == 1): direct loops over rows (vectorizable inner loop over output columns).
+ *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths): Winograd F(4x4, 3x3) where
+ *     om_wino_profitable says so (conv_winograd.c); the REF path always stays direct.
  * Constant weights are packed into the GEMM layout at prepare. ConvTranspose: col = W^T X by GEMM,
  * then col2im scatter-add (simple and correct; speed is secondary there). */
+#include "engine/conv_winograd.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
 #include "engine/op.h"
@@ -18,7 +21,7 @@
 
 #include <string.h>
 
-enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DEPTHWISE, CONV_TRANSPOSE };
+enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DEPTHWISE, CONV_TRANSPOSE, CONV_WINOGRAD };
 
 typedef struct conv_params {
   int kind;
@@ -33,6 +36,7 @@ typedef struct conv_params {
   int act;
   float alpha, beta;
   int has_sum;
+  om_wino wino;                   /* CONV_WINOGRAD */
 } conv_params;
 
 /* ---- implicit im2col: B[k, j] with k = ((c*kd + z)*kh + y)*kw + x, j = (oz*OH + oy)*OW + ox ---- */
@@ -330,6 +334,23 @@ static int conv_prepare(om_prep *p, char *err) {
     int one = ksz == 1 && c->sd == 1 && c->sh == 1 && c->sw == 1 && c->pd == 0 && c->ph == 0 &&
               c->pw == 0 && c->OD == c->D && c->OH == c->H && c->OW == c->W;
     c->kind = one ? CONV_GEMM_1X1 : CONV_IM2COL;
+    int wino = Wt->data && c->group == 1 && c->D == 1 && c->kd == 1 && c->kh == 3 && c->kw == 3 &&
+               c->sh == 1 && c->sw == 1 && c->dh == 1 && c->dw == 1 && c->k->path != OM_KERNEL_REF &&
+               om_wino_profitable(c->C, c->M, c->OH, c->OW);
+    if (wino) {
+      size_t uf, sb;
+      if ((rc = om_wino_setup(&c->wino, c->k, c->C, c->M, c->H, c->W, c->OH, c->OW, c->ph, c->pw, &uf,
+                              &sb, err)))
+        return rc;
+      size_t ub;
+      float *u = om_mul_size(uf, sizeof(float), &ub) ? NULL : om_prep_alloc(p, ub);
+      if (!u) return om_seterr(err, OM_E_NOMEM, "out of memory for Winograd Conv weights (%zu floats)", uf);
+      if ((rc = om_wino_transform_weights(&c->wino, Wt->data, u, err))) return rc;
+      c->kind = CONV_WINOGRAD;
+      p->scratch_bytes = sb;
+      p->params = c;
+      return OM_OK;
+    }
     if (Wt->data) {
       size_t per = om_gemm_packed_a_floats(c->k, c->Mg, c->Kg), tot;
       if (!per || om_mul_size(per, (size_t)c->group, &tot) || om_mul_size(tot, sizeof(float), &tot))
@@ -370,6 +391,12 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
         else if (path == OM_KERNEL_AVX2) dw_plane_avx2(c, xs, ws, bv, ss, ys);
         else dw_plane(c, xs, ws, bv, ss, ys);
       }
+    return;
+  }
+  if (c->kind == CONV_WINOGRAD) {
+    for (int64_t n = 0; n < c->N; n++)
+      om_wino_run(&c->wino, x + n * c->C * ihw, bias, sum ? sum + n * c->M * ohw : NULL, c->act, c->alpha,
+                  c->beta, y + n * c->M * ohw, scratch);
     return;
   }
   for (int64_t n = 0; n < c->N; n++)
