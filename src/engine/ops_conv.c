@@ -7,11 +7,13 @@
  *   - 1x1, stride 1, no pad: per group Y[Mg, HW] = W[Mg, Cg] * X[Cg, HW] straight from NCHW.
  *   - general: implicit im2col: the GEMM's B packer gathers patches from the image directly into
  *     packed panels, so no K x HW column buffer is ever materialized.
- *   - depthwise (Cg == 1): direct loops over rows (vectorizable inner loop over output columns).
+ *   - depthwise (Cg == 1): AVX-512 plane kernel over a padded copy (conv_depthwise.c) where it
+ *     applies, else direct loops over rows (vectorizable inner loop over output columns).
  *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths): Winograd F(4x4, 3x3) where
  *     om_wino_profitable says so (conv_winograd.c); the REF path always stays direct.
  * Constant weights are packed into the GEMM layout at prepare. ConvTranspose: col = W^T X by GEMM,
  * then col2im scatter-add (simple and correct; speed is secondary there). */
+#include "engine/conv_depthwise.h"
 #include "engine/conv_winograd.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
@@ -37,6 +39,8 @@ typedef struct conv_params {
   float alpha, beta;
   int has_sum;
   om_wino wino;                   /* CONV_WINOGRAD */
+  int dw_fast;                    /* CONV_DEPTHWISE through conv_depthwise.c (AVX-512) */
+  om_dw dwk;
 } conv_params;
 
 /* ---- implicit im2col: B[k, j] with k = ((c*kd + z)*kh + y)*kw + x, j = (oz*OH + oy)*OW + ox ---- */
@@ -330,6 +334,12 @@ static int conv_prepare(om_prep *p, char *err) {
   if (c->Cg == 1 && (c->Mg == 1 || c->group > 1)) {
     c->kind = CONV_DEPTHWISE;
     p->scratch_bytes = 0;
+    if (c->k->path == OM_KERNEL_AVX512 && om_dw_supported(c->kd, c->dh, c->dw, c->sw, c->kh, c->kw)) {
+      if ((rc = om_dw_setup(&c->dwk, c->H, c->W, c->OH, c->OW, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw,
+                            &p->scratch_bytes, err)))
+        return rc;
+      c->dw_fast = 1;
+    }
   } else {
     int one = ksz == 1 && c->sd == 1 && c->sh == 1 && c->sw == 1 && c->pd == 0 && c->ph == 0 &&
               c->pw == 0 && c->OD == c->D && c->OH == c->H && c->OW == c->W;
@@ -387,7 +397,8 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
         const float *ss = sum ? sum + (n * c->M + m) * ohw : NULL;
         float *ys = y + (n * c->M + m) * ohw;
         float bv = bias ? bias[m] : 0.0f;
-        if (path == OM_KERNEL_AVX512) dw_plane_avx512(c, xs, ws, bv, ss, ys);
+        if (c->dw_fast) om_dw_plane_avx512(&c->dwk, xs, ws, bv, ss, c->act, c->alpha, c->beta, ys, scratch);
+        else if (path == OM_KERNEL_AVX512) dw_plane_avx512(c, xs, ws, bv, ss, ys);
         else if (path == OM_KERNEL_AVX2) dw_plane_avx2(c, xs, ws, bv, ss, ys);
         else dw_plane(c, xs, ws, bv, ss, ys);
       }

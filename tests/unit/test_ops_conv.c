@@ -1,7 +1,8 @@
 /* test_ops_conv.c: Conv and ConvTranspose (ops_conv.c), run through the real planner on one-node
  * models built by hand, against naive direct loops written here in double precision. Covers a grid
  * of shapes (groups, depthwise, strides, dilations, pads, auto_pad, 1x1, 3x3, 7x7, 1-D, 3-D, fused
- * activation and sum, constant and non-constant weights) on every kernel path this CPU runs. */
+ * activation and sum, constant and non-constant weights) on every kernel path this CPU runs; shapes
+ * that take the Winograd and AVX-512 depthwise routes on the SIMD paths are included. */
 #include "common/om.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
@@ -329,8 +330,28 @@ int main(void) {
     run_conv(mk2(1, 4, 9, 9, 8, 4, 5, 1, 2, 4), 0, path);       /* depthwise x2 multiplier, dilated */
     run_conv(mk2(1, 3, 8, 8, 4, 1, 1, 2, 1, 0), 0, path);       /* 1x1 stride 2: im2col path */
     run_conv(mk2(1, 40, 20, 30, 70, 1, 3, 1, 1, 1), 0, path);   /* K > KC, N > NC */
+    /* Winograd F(4x4,3x3) on the SIMD paths (>= 32 tiles, >= 16 channels): edges, sum, relu */
+    cc t = mk2(1, 20, 24, 30, 24, 1, 3, 1, 1, 1);
+    t.act = OM_ACT_RELU; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(2, 17, 27, 25, 33, 1, 3, 1, 1, 0);
+    t.pb[1] = 2; t.pe[2] = 1;
+    run_conv(t, 0, path);
+    /* depthwise plane kernel: wide odd rows (masked tails), stride 2, 5x5, asymmetric pads, acts */
+    run_conv(mk2(1, 5, 37, 45, 5, 5, 3, 1, 1, 1), 0, path);
+    run_conv(mk2(1, 5, 38, 41, 5, 5, 3, 2, 1, 1), 0, path);
+    run_conv(mk2(1, 3, 29, 35, 3, 3, 5, 2, 1, 2), 0, path);
+    t = mk2(2, 4, 19, 50, 4, 4, 5, 1, 1, 2);
+    t.act = OM_ACT_SILU; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(1, 4, 14, 33, 4, 4, 3, 2, 1, 0);
+    t.pb[1] = 0; t.pb[2] = 1; t.pe[1] = 1; t.pe[2] = 0; t.act = OM_ACT_SIGMOID;
+    run_conv(t, 0, path);
+    t = mk2(1, 4, 9, 17, 4, 4, 3, 1, 1, 1);
+    t.s[1] = 2; t.act = OM_ACT_CLIP; /* stride 2 along H only */
+    run_conv(t, 0, path);
     /* fused activation + sum, non-constant weights, no bias */
-    cc t = mk2(1, 16, 10, 10, 20, 1, 3, 1, 1, 1);
+    t = mk2(1, 16, 10, 10, 20, 1, 3, 1, 1, 1);
     t.act = OM_ACT_RELU; t.sum = 1;
     run_conv(t, 0, path);
     t = mk2(1, 16, 10, 10, 20, 1, 1, 1, 1, 0);

@@ -1,0 +1,126 @@
+/* conv_depthwise.c: AVX-512 depthwise Conv plane kernel (see conv_depthwise.h). */
+#define OM_VMATH_AVX512
+#include "engine/conv_depthwise.h"
+
+#include "common/om.h"
+#include "engine/op.h"
+#include "engine/vmath.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define MAXK 15
+
+int om_dw_supported(int64_t kd, int64_t dh, int64_t dw, int64_t sw, int64_t kh, int64_t kw) {
+  return kd == 1 && dh == 1 && dw == 1 && (sw == 1 || sw == 2) && kh <= MAXK && kw <= MAXK;
+}
+
+int om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t kh, int64_t kw,
+                int64_t sh, int64_t sw, int64_t ph, int64_t pw, size_t *scratch_bytes, char *err) {
+  memset(d, 0, sizeof *d);
+  d->H = H; d->W = W; d->OH = OH; d->OW = OW; d->kh = kh; d->kw = kw; d->sh = sh; d->sw = sw;
+  d->ph = ph; d->pw = pw;
+  /* padded rows needed: up to the last row any output reads */
+  d->PH = (OH - 1) * sh + kh;
+  /* columns read: ox*sw + kx for ox < round_up(OW, 16) (whole vectors), kx < kw */
+  int64_t owv = (OW + 15) / 16 * 16;
+  if (sw == 1) {
+    d->rowlen = owv + kw + 16;
+  } else {
+    d->half = (owv + (kw + 1) / 2 + 31) / 16 * 16; /* even columns 2j, then odd columns 2j + 1 */
+    d->rowlen = 2 * d->half;
+  }
+  size_t n; /* PH padded rows + one linear row for the stride-2 split */
+  if (d->PH > ((int64_t)1 << 31) || d->rowlen > ((int64_t)1 << 31) ||
+      om_mul_size((size_t)d->PH + 1, (size_t)d->rowlen, &n) || om_mul_size(n, sizeof(float), &n))
+    return om_seterr(err, OM_E_LIMIT, "depthwise Conv padded plane size overflows");
+  *scratch_bytes = n;
+  return OM_OK;
+}
+
+T512 static inline __m512 act512(__m512 v, int act, float alpha, float beta) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  switch (act) {
+  case OM_ACT_RELU: return _mm512_max_ps(v, zero);
+  case OM_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
+  case OM_ACT_LEAKY_RELU:
+    return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_set1_ps(alpha));
+  case OM_ACT_SIGMOID: return om_vm_sigmoid512(v);
+  case OM_ACT_HARD_SIGMOID:
+    return _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta))));
+  case OM_ACT_HARD_SWISH: {
+    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+    return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
+  }
+  case OM_ACT_SILU: return om_vm_silu512(v);
+  default: return v;
+  }
+}
+
+/* Padded copy of x into s: row r holds input row r - ph (zeros outside), column c input column
+ * c - pw; stride 2 stores column c at (c & 1) * half + c / 2, split 32 columns at a time with two
+ * permutes from a linear padded row built in tmp (2 * half floats). */
+T512 static void pad_plane(const om_dw *d, const float *x, float *s, float *tmp) {
+  const int64_t W = d->W, L = d->rowlen, half = d->half;
+  const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i od = _mm512_add_epi32(ev, _mm512_set1_epi32(1));
+  for (int64_t r = 0; r < d->PH; r++) {
+    float *row = s + r * L;
+    int64_t iy = r - d->ph;
+    if (iy < 0 || iy >= d->H) {
+      memset(row, 0, (size_t)L * sizeof(float));
+      continue;
+    }
+    const float *src = x + iy * W;
+    float *lin = d->sw == 1 ? row : tmp;
+    int64_t n = W;
+    if (d->pw + n > L) n = L - d->pw;
+    if (n < 0) n = 0;
+    memset(lin, 0, (size_t)(d->pw < L ? d->pw : L) * sizeof(float));
+    if (n > 0) memcpy(lin + d->pw, src, (size_t)n * sizeof(float));
+    if (d->pw + n < L) memset(lin + d->pw + n, 0, (size_t)(L - d->pw - n) * sizeof(float));
+    if (d->sw == 2) /* half is a multiple of 16 (setup), so whole vectors fill both halves */
+      for (int64_t j = 0; j < half; j += 16) {
+        __m512 a = _mm512_loadu_ps(tmp + 2 * j), b = _mm512_loadu_ps(tmp + 2 * j + 16);
+        _mm512_storeu_ps(row + j, _mm512_permutex2var_ps(a, ev, b));
+        _mm512_storeu_ps(row + half + j, _mm512_permutex2var_ps(a, od, b));
+      }
+  }
+}
+
+T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, float bias, const float *sum,
+                             int act, float alpha, float beta, float *y, float *scratch) {
+  pad_plane(d, x, scratch, scratch + d->PH * d->rowlen);
+  const int64_t OW = d->OW, L = d->rowlen, kh = d->kh, kw = d->kw;
+  int64_t koff[MAXK]; /* column offset of tap kx in a padded row */
+  for (int64_t kx = 0; kx < kw; kx++) koff[kx] = d->sw == 1 ? kx : (kx & 1) * d->half + (kx >> 1);
+  const __m512 bv = _mm512_set1_ps(bias);
+  for (int64_t oy = 0; oy < d->OH; oy++) {
+    const float *rows = scratch + oy * d->sh * L;
+    float *yr = y + oy * OW;
+    const float *sr = sum ? sum + oy * OW : NULL;
+    for (int64_t ox = 0; ox < OW; ox += 32) {
+      /* two vectors per step: independent FMA chains */
+      int64_t left = OW - ox;
+      __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+      __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
+      __m512 a0 = bv, a1 = bv;
+      if (sr) {
+        a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m0, sr + ox));
+        a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m1, sr + ox + 16));
+      }
+      for (int64_t ky = 0; ky < kh; ky++) {
+        const float *r = rows + ky * L + ox;
+        const float *wr = w + ky * kw;
+        for (int64_t kx = 0; kx < kw; kx++) {
+          __m512 wv = _mm512_set1_ps(wr[kx]);
+          a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(r + koff[kx]), a0);
+          if (m1) a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(r + koff[kx] + 16), a1);
+        }
+      }
+      _mm512_mask_storeu_ps(yr + ox, m0, act512(a0, act, alpha, beta));
+      if (m1) _mm512_mask_storeu_ps(yr + ox + 16, m1, act512(a1, act, alpha, beta));
+    }
+  }
+}
