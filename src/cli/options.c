@@ -108,7 +108,10 @@ static const char help_text[] =
     "  in dynamic chunks; every rank loads the model and runs its own threads; rank 0 writes the one\n"
     "  ordered output (byte-identical to a single-process run). Use 'mpirun --bind-to none' (or\n"
     "  --map-by slot:PE=T) so each rank's T threads are not bound to one core. OMPREDICT_NO_MPI=1\n"
-    "  runs each rank as an independent process.\n"
+    "  runs each rank as an independent process. Signals: mpirun forwards SIGINT/SIGTERM to all\n"
+    "  ranks; they stop starting inputs and rank 0 keeps the ordered prefix as FILE.partial\n"
+    "  (--resume works under MPI too); mpirun's own exit status is then not 130/143. A fatal error\n"
+    "  on any rank (model, output, out of memory) is printed and ends all ranks (MPI_Abort).\n"
 #ifdef OMPREDICT_MPI
     "Built with mpi: yes\n";
 #else

@@ -72,4 +72,17 @@ rc=$?
 timeout 60 $MPIRUN -n 2 "$OMPREDICT" -q -m t.onnx -o /no_such_dir/x.csv @list.txt > /dev/null 2> e3.txt
 rc=$?
 [ $rc -ne 124 ] && [ $rc -ne 0 ] && grep -q "no_such_dir" e3.txt || fail "unwritable -o: exit $rc"
+# SIGTERM to mpirun (forwarded to every rank): the ordered prefix is kept as FILE.partial, and
+# --resume under MPI completes it byte-identically; a second --resume has nothing to do.
+"$OMPREDICT" -q -m t.onnx "$SRC/data" > all.csv
+OMPREDICT_TEST_DELAY_MS=30 $MPIRUN -n 3 "$OMPREDICT" -q -m t.onnx -j 1 -o sig.csv "$SRC/data" 2> /dev/null &
+pid=$!
+sleep 2.5
+kill -TERM $pid
+wait $pid
+[ -f sig.csv.partial ] && [ ! -e sig.csv ] || fail "SIGTERM: no sig.csv.partial"
+cmp -s -n "$(wc -c < sig.csv.partial)" sig.csv.partial all.csv || fail "SIGTERM: partial is not a prefix"
+$MPIRUN -n 3 "$OMPREDICT" -q -m t.onnx -j 1 --resume -o sig.csv "$SRC/data" 2> /dev/null || fail "resume"
+cmp -s sig.csv all.csv || fail "resume under MPI differs"
+timeout 60 $MPIRUN -n 3 "$OMPREDICT" -q -m t.onnx --resume -o sig.csv "$SRC/data" || fail "nothing to do"
 echo "hpc_mpi: ok"
