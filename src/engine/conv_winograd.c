@@ -4,6 +4,7 @@
  * The transforms work on rows of tiles: the 6x6 windows of a run of tiles are first gathered into
  * d[r][i][j] (r, i: window row / column, j: tile), so every transform step is an elementwise loop
  * over j that the compiler vectorizes; the body is built twice, for AVX-512 and portable C. */
+#define OM_VMATH_AVX512
 #include "engine/conv_winograd.h"
 
 #include "common/om.h"
@@ -217,12 +218,86 @@ T512 static void input_tiles_avx512(const om_wino *w, const float *xc, int64_t c
   }
 }
 
+T512 static inline __m512 act512w(__m512 v, int act, float alpha, float beta) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  switch (act) {
+  case OM_ACT_NONE: return v;
+  case OM_ACT_RELU: return _mm512_max_ps(v, zero);
+  case OM_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
+  case OM_ACT_LEAKY_RELU:
+    return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_set1_ps(alpha));
+  case OM_ACT_SIGMOID: return om_vm_sigmoid512(v);
+  case OM_ACT_HARD_SIGMOID:
+    return _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta))));
+  case OM_ACT_HARD_SWISH: {
+    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+    return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
+  }
+  case OM_ACT_SILU: return om_vm_silu512(v);
+  default: return v;
+  }
+}
+
+/* AVX-512 twin of the scatter in output_tiles: o[(a*4+b)*tb + j] (4x4 outputs of tile j) to rows of y,
+ * 16 tiles at a time interleaved by unpack / shuffle into 64 consecutive columns, with bias, sum and
+ * activation applied on whole vectors. */
+T512 static void scatter_avx512(const om_wino *w, const float *o, int64_t t0, int64_t tb, float bias,
+                                const float *sum, int act, float alpha, float beta, float *y) {
+  const int64_t OH = w->OH, OW = w->OW, TW = w->TW;
+  const __m512 bv = _mm512_set1_ps(bias);
+  int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW;
+  for (int64_t ty = ty0; ty <= ty1; ty++) {
+    int64_t tx0 = ty == ty0 ? t0 % TW : 0, tx1 = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
+    int64_t jj0 = ty * TW + tx0 - t0;
+    for (int a = 0; a < 4 && 4 * ty + a < OH; a++) {
+      float *yr = y + (4 * ty + a) * OW;
+      const float *sr = sum ? sum + (4 * ty + a) * OW : NULL;
+      for (int64_t tx = tx0; tx < tx1; tx += 16) {
+        int64_t nt = tx1 - tx < 16 ? tx1 - tx : 16;
+        __mmask16 mt = (__mmask16)((1u << nt) - 1);
+        const float *ob = o + a * 4 * tb + jj0 + (tx - tx0);
+        __m512 A = _mm512_maskz_loadu_ps(mt, ob), B = _mm512_maskz_loadu_ps(mt, ob + tb);
+        __m512 C = _mm512_maskz_loadu_ps(mt, ob + 2 * tb), D = _mm512_maskz_loadu_ps(mt, ob + 3 * tb);
+        __m512 abl = _mm512_unpacklo_ps(A, B), abh = _mm512_unpackhi_ps(A, B);
+        __m512 cdl = _mm512_unpacklo_ps(C, D), cdh = _mm512_unpackhi_ps(C, D);
+        __m512 T0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(abl), _mm512_castps_pd(cdl)));
+        __m512 T1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(abl), _mm512_castps_pd(cdl)));
+        __m512 T2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(abh), _mm512_castps_pd(cdh)));
+        __m512 T3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(abh), _mm512_castps_pd(cdh)));
+        __m512 U0 = _mm512_shuffle_f32x4(T0, T1, _MM_SHUFFLE(1, 0, 1, 0));
+        __m512 U1 = _mm512_shuffle_f32x4(T2, T3, _MM_SHUFFLE(1, 0, 1, 0));
+        __m512 V0 = _mm512_shuffle_f32x4(T0, T1, _MM_SHUFFLE(3, 2, 3, 2));
+        __m512 V1 = _mm512_shuffle_f32x4(T2, T3, _MM_SHUFFLE(3, 2, 3, 2));
+        __m512 out[4];
+        out[0] = _mm512_shuffle_f32x4(U0, U1, _MM_SHUFFLE(2, 0, 2, 0));
+        out[1] = _mm512_shuffle_f32x4(U0, U1, _MM_SHUFFLE(3, 1, 3, 1));
+        out[2] = _mm512_shuffle_f32x4(V0, V1, _MM_SHUFFLE(2, 0, 2, 0));
+        out[3] = _mm512_shuffle_f32x4(V0, V1, _MM_SHUFFLE(3, 1, 3, 1));
+        for (int q = 0; q < 4; q++) {
+          int64_t ox = 4 * tx + 16 * q, left = OW - ox;
+          if (left <= 0 || 16 * q >= 4 * nt) break;
+          if (left > 4 * nt - 16 * q) left = 4 * nt - 16 * q;
+          __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+          __m512 v = _mm512_add_ps(out[q], bv);
+          if (sr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, sr + ox));
+          v = act512w(v, act, alpha, beta);
+          _mm512_mask_storeu_ps(yr + ox, m, v);
+        }
+      }
+    }
+  }
+}
+
 INL void output_tiles(const om_wino *w, const float *M, int64_t kk, int64_t t0, int64_t tb,
                       float bias, const float *sum, int act, float alpha, float beta, float *y,
-                      float *s, float *o) {
+                      float *s, float *o, int v512) {
   const int64_t ks = w->K * w->TB, OH = w->OH, OW = w->OW, TW = w->TW;
   for (int k = 0; k < 6; k++) at6(M + (k * 6 * w->K + kk) * w->TB, ks, s + k * 4 * tb, tb, tb);
   for (int b = 0; b < 4; b++) at6(s + b * tb, 4 * tb, o + b * tb, 4 * tb, tb);
+  if (v512) {
+    scatter_avx512(w, o, t0, tb, bias, sum, act, alpha, beta, y);
+    return;
+  }
   for (int64_t j = 0; j < tb; j++) {
     int64_t tt = t0 + j, oy0 = tt / TW * 4, ox0 = tt % TW * 4;
     for (int a = 0; a < 4 && oy0 + a < OH; a++)
@@ -270,7 +345,7 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
     }
     for (int64_t kk = 0; kk < K; kk++)
       output_tiles(w, M, kk, t0, tb, bias ? bias[kk] : 0.0f, sum ? sum + kk * ohw : NULL, act, alpha,
-                   beta, y + kk * ohw, s, o);
+                   beta, y + kk * ohw, s, o, v512);
   }
 }
 
