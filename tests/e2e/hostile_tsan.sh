@@ -3,7 +3,11 @@
 # inputs mixed in, so the reorder window fills and drains while workers finish out of order, plus
 # an interruption (SIGTERM mid-run). Checks order and exit statuses. Label 'tsan': run it from a
 # ThreadSanitizer build (clang, -DOMPREDICT_SANITIZE=thread) with LLVM's Archer OMPT tool
-# (OMP_TOOL_LIBRARIES=.../libarcher.so, TSAN_OPTIONS=halt_on_error=1), where any race aborts it.
+# (OMP_TOOL_LIBRARIES=.../libarcher.so), where any race aborts it:
+#   TSAN_OPTIONS="halt_on_error=1 ignore_noninstrumented_modules=1"
+# The second option is what Archer itself asks for: Debian's libomp is not TSan-instrumented, and
+# without it TSan reports libomp's own lock initialisation (pthread_mutex_init vs lock inside
+# __kmp) as a race. No suppression file is needed.
 . "$(dirname "$0")/cli_common.inc"
 cd "$T" || exit 1
 P=$SH/photos
