@@ -1,12 +1,16 @@
-/* om.c: the shared helpers declared in om.h (errors, dtypes, sizes, aligned memory, file reading). */
+/* om.c: the shared helpers declared in om.h (errors, dtypes, sizes, aligned memory, file reading
+ * and mapping). */
 #include "common/om.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int om_seterr(char *err, int code, const char *fmt, ...) {
   if (err) {
@@ -96,6 +100,17 @@ int om_dims_count(const int64_t *dims, int ndim, size_t *out) {
 void *om_alloc_aligned(size_t bytes) {
   if (bytes == 0) bytes = 64;
   size_t rounded;
+  if (bytes >= OM_HUGE_MIN) {
+    /* Whole 2 MiB units, so the tail can be a huge page too; still freed with free(). The advice
+     * is only a hint: where THP is off (or "never"), this is an ordinary allocation. */
+    if (om_add_size(bytes, OM_HUGE_MIN - 1, &rounded)) return NULL;
+    rounded &= ~(OM_HUGE_MIN - 1);
+    void *p = aligned_alloc(OM_HUGE_MIN, rounded);
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return p;
+  }
   if (om_add_size(bytes, 63, &rounded)) return NULL;
   rounded &= ~(size_t)63;
   return aligned_alloc(64, rounded);
@@ -172,4 +187,55 @@ int om_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len,
   *buf = b;
   *len = n;
   return OM_OK;
+}
+
+int om_map_file(const char *path, size_t max_bytes, om_mapped *out, char *err) {
+  memset(out, 0, sizeof *out);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return om_seterr(err, OM_E_IO, "cannot open: %s", strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return om_seterr(err, OM_E_IO, "cannot stat: %s", strerror(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    close(fd);
+    return om_seterr(err, OM_E_IO, "is a directory");
+  }
+  if (S_ISREG(st.st_mode) && max_bytes && (uint64_t)st.st_size > (uint64_t)max_bytes) {
+    close(fd);
+    return om_seterr(err, OM_E_LIMIT, "file is %lld bytes, over the limit of %zu bytes",
+                     (long long)st.st_size, max_bytes);
+  }
+  /* Empty or special files (pipes, /proc, devices) go through read(); so does a failed map. */
+  if (S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= (uint64_t)SIZE_MAX) {
+    size_t len = (size_t)st.st_size;
+    /* MAP_POPULATE: one call maps every page instead of a fault per page while parsing. */
+    void *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (m != MAP_FAILED) {
+      close(fd);
+      out->data = m;
+      out->len = len;
+      out->base_ = m;
+      out->map_len_ = len;
+      return OM_OK;
+    }
+  }
+  close(fd);
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  int rc = om_read_file(path, max_bytes, &buf, &len, err);
+  if (rc) return rc;
+  out->data = buf;
+  out->len = len;
+  out->base_ = buf;
+  return OM_OK;
+}
+
+void om_unmap_file(om_mapped *m) {
+  if (!m) return;
+  if (m->map_len_) munmap(m->base_, m->map_len_);
+  else free(m->base_);
+  memset(m, 0, sizeof *m);
 }

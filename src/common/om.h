@@ -65,13 +65,28 @@ static inline int om_add_size(size_t a, size_t b, size_t *out) {
 int om_dims_count(const int64_t *dims, int ndim, size_t *out);
 
 /* 64-byte aligned allocation (cache line / AVX-512 vector); free with om_free_aligned.
- * Returns NULL for size 0 overflow or failure. Memory is not zeroed. */
+ * Returns NULL for size 0 overflow or failure. Memory is not zeroed. Blocks of OM_HUGE_MIN bytes
+ * or more are 2 MiB aligned and advised for transparent huge pages: first-touch page faults are
+ * the main cost of loading a model on VMs, and a huge page takes one fault instead of 512. */
+#define OM_HUGE_MIN ((size_t)2 << 20)
 void *om_alloc_aligned(size_t bytes);
 void om_free_aligned(void *p);
 
 /* Whole file into memory, refusing files larger than max_bytes (0 = no limit).
  * The buffer is NUL-terminated (not counted in *len). */
 int om_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, char *err);
+
+/* Read-only view of a whole file. Regular files are memory-mapped (no copy, pages shared with
+ * the page cache); anything else (pipe, FIFO, /dev/stdin) is read into memory with om_read_file.
+ * Same limit and error messages as om_read_file. The bytes stay valid until om_unmap_file. */
+typedef struct om_mapped {
+  const uint8_t *data;
+  size_t len;
+  void *base_;                  /* private: mapping or malloc'd buffer */
+  size_t map_len_;              /* private: mapping length, 0 when base_ is malloc'd */
+} om_mapped;
+int om_map_file(const char *path, size_t max_bytes, om_mapped *out, char *err);
+void om_unmap_file(om_mapped *m); /* safe on a zeroed or already unmapped om_mapped */
 
 #define OM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define OM_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((size_t)(a) - 1))

@@ -53,6 +53,12 @@ typedef struct om_prep {
                                     new shape); run() is then not called (Reshape, Flatten, ...) */
   int kernel_path;               /* OM_KERNEL_* chosen for this plan (never AUTO here) */
   void *planner;                 /* planner-private */
+  int shapes_only;               /* 1: a throw-away pass that only needs out[] (dtype, shape, and
+                                    data for constant outputs) and alias_input; params and
+                                    scratch_bytes are ignored and never run, so an op may skip
+                                    costly work such as packing weights. The planner runs this pass
+                                    before fusion and also presents Conv/ConvTranspose/Gemm/MatMul
+                                    weights (inputs 1, 2) as run-time values (data NULL) in it. */
 } om_prep;
 
 /* Memory that lives as long as the plan: zeroed, 64-byte aligned. NULL on failure (prepare

@@ -6,8 +6,14 @@
  * (om_prep_alloc, om_attr*).
  *
  * Build runs prepare twice when fusion is on: pass 1 on the graph as written gives every tensor's
- * shape and constness (what fusion must know); pass 2 prepares the fused graph. Pass 1 memory is
- * thrown away then. The plan does not point into the onnx_model after build. */
+ * shape and constness (what fusion must know); pass 2 prepares the fused graph. Pass 1 is
+ * shapes-only (om_prep.shapes_only): weighted ops see their weights as run-time values there, so
+ * nothing is packed twice, and its memory is thrown away. The plan does not point into the
+ * onnx_model after build (constants it reads at run time are copied: own_const).
+ *
+ * Load time is mostly first-touch page faults on big buffers, so large zeroed blocks come straight
+ * from mmap (zero already, huge-page advised, no memset) and buffers that are fully overwritten
+ * are never zeroed. */
 #include "engine/engine.h"
 #include "engine/op.h"
 #include "engine/op_util.h"
@@ -17,57 +23,99 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Sanitizers cannot see inside private mappings: there every block comes from the allocator. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define POOL_NO_MMAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || __has_feature(memory_sanitizer)
+#define POOL_NO_MMAP 1
+#endif
+#endif
 
 /* ---- memory pools: every allocation lives until the pool is freed ---- */
 typedef struct {
-  void **p;
+  void *p;
+  void *map;                    /* non-NULL: p lies in this private mapping of map_len bytes */
+  size_t map_len;
+} pool_block;
+
+typedef struct {
+  pool_block *b;
   int n, cap;
 } pool;
 
-static void *pool_alloc(pool *pl, size_t bytes) {
-  if (pl->n == pl->cap) {
-    int nc = pl->cap ? pl->cap * 2 : 64;
-    void **np = realloc(pl->p, (size_t)nc * sizeof *np);
-    if (!np) return NULL;
-    pl->p = np;
-    pl->cap = nc;
-  }
+static int pool_reserve(pool *pl) {
+  if (pl->n < pl->cap) return 0;
+  int nc = pl->cap ? pl->cap * 2 : 64;
+  pool_block *nb = realloc(pl->b, (size_t)nc * sizeof *nb);
+  if (!nb) return -1;
+  pl->b = nb;
+  pl->cap = nc;
+  return 0;
+}
+
+/* Fresh anonymous pages are zero: a big zeroed block needs no memset (which would fault every page
+ * in only for the caller to write it again). 2 MiB aligned and huge-page advised. */
+static void *map_zeroed(size_t r, pool_block *blk) {
+#ifdef POOL_NO_MMAP
+  (void)r;
+  (void)blk;
+  return NULL;
+#else
+  size_t whole, len; /* whole 2 MiB units so the tail is a huge page too, + slack to align */
+  if (om_add_size(r, OM_HUGE_MIN - 1, &whole)) return NULL;
+  whole &= ~(OM_HUGE_MIN - 1);
+  if (om_add_size(whole, OM_HUGE_MIN, &len)) return NULL;
+  void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+  uint8_t *p = (uint8_t *)(((uintptr_t)m + OM_HUGE_MIN - 1) & ~(uintptr_t)(OM_HUGE_MIN - 1));
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, whole, MADV_HUGEPAGE);
+#endif
+  blk->map = m;
+  blk->map_len = len;
+  return p;
+#endif
+}
+
+/* `zero`: the caller relies on zeroed memory (om_prep_alloc promises it); 0 when it will write
+ * every byte itself. */
+static void *pool_get(pool *pl, size_t bytes, int zero) {
+  if (pool_reserve(pl)) return NULL;
   size_t r;
   if (om_add_size(bytes, 63, &r)) return NULL;
   r &= ~(size_t)63;
   if (r == 0) r = 64;
-  void *m = om_alloc_aligned(r);
-  if (!m) return NULL;
-  memset(m, 0, r);
-  pl->p[pl->n++] = m;
+  pool_block blk = {NULL, NULL, 0};
+  void *m = NULL;
+  if (zero && r >= OM_HUGE_MIN) m = map_zeroed(r, &blk);
+  if (!m) {
+    m = om_alloc_aligned(r);
+    if (!m) return NULL;
+    if (zero) memset(m, 0, r);
+  }
+  blk.p = m;
+  pl->b[pl->n++] = blk;
   return m;
 }
 
-static void pool_free(pool *pl) {
-  for (int i = 0; i < pl->n; i++) om_free_aligned(pl->p[i]);
-  free(pl->p);
-  memset(pl, 0, sizeof *pl);
-}
+static void *pool_alloc(pool *pl, size_t bytes) { return pool_get(pl, bytes, 1); }
+static void *pool_alloc_nz(pool *pl, size_t bytes) { return pool_get(pl, bytes, 0); }
 
-static int pool_adopt(pool *dst, pool *src) {
-  for (int i = 0; i < src->n; i++) {
-    if (dst->n == dst->cap) {
-      int nc = dst->cap ? dst->cap * 2 : 64;
-      void **np = realloc(dst->p, (size_t)nc * sizeof *np);
-      if (!np) return -1;
-      dst->p = np;
-      dst->cap = nc;
-    }
-    dst->p[dst->n++] = src->p[i];
+static void pool_free(pool *pl) {
+  for (int i = 0; i < pl->n; i++) {
+    if (pl->b[i].map) munmap(pl->b[i].map, pl->b[i].map_len);
+    else om_free_aligned(pl->b[i].p);
   }
-  free(src->p);
-  memset(src, 0, sizeof *src);
-  return 0;
+  free(pl->b);
+  memset(pl, 0, sizeof *pl);
 }
 
 static char *pool_strdup(pool *pl, const char *s) {
   size_t n = strlen(s);
-  char *d = pool_alloc(pl, n + 1);
+  char *d = pool_alloc_nz(pl, n + 1);
   if (d) memcpy(d, s, n + 1);
   return d;
 }
@@ -160,6 +208,7 @@ typedef struct {
   int norder;
   pool *cur;                    /* where om_prep_alloc goes */
   pool tmp;
+  int shapes_only;              /* pass 1: om_prep.shapes_only, weights hidden */
   om_plan *plan;
 } bld;
 
@@ -393,7 +442,7 @@ static int build_values(bld *b, char *err) {
       if (sp->nbytes != v->nbytes)
         return om_seterr(err, OM_E_INVALID, "input '%s': %zu bytes of data given, its shape needs %zu",
                          vi->name, sp->nbytes, v->nbytes);
-      v->data = pool_alloc(&b->plan->mem, v->nbytes);
+      v->data = pool_alloc_nz(&b->plan->mem, v->nbytes);
       if (!v->data) return om_seterr(err, OM_E_NOMEM, "out of memory binding input '%s'", vi->name);
       memcpy(v->data, sp->data, v->nbytes);
       v->kind = VK_CONST;
@@ -533,6 +582,13 @@ static void tensor_of(const pval *v, om_tensor *t) {
   t->data = v->kind == VK_CONST ? v->data : NULL;
 }
 
+static int is_op(const wnode *w, const char *op) { return strcmp(w->n.op_type, op) == 0; }
+
+/* Ops whose weights (inputs 1 and 2) pass 1 presents as run-time values (op.h, shapes_only). */
+static int hides_weights(const wnode *w) {
+  return is_op(w, "Conv") || is_op(w, "ConvTranspose") || is_op(w, "Gemm") || is_op(w, "MatMul");
+}
+
 static int prepare_node(bld *b, wnode *w, char *err) {
   om_tensor ins[OM_MAX_IO];
   om_prep p;
@@ -544,6 +600,7 @@ static int prepare_node(bld *b, wnode *w, char *err) {
   p.alias_input = -1;
   p.kernel_path = b->kernel_path;
   p.planner = b;
+  p.shapes_only = b->shapes_only;
   int all_const = 1;
   for (int k = 0; k < p.nin; k++) {
     if (w->in[k] < 0) {
@@ -557,6 +614,11 @@ static int prepare_node(bld *b, wnode *w, char *err) {
     tensor_of(iv, &ins[k]);
     p.in[k] = &ins[k];
     if (iv->kind != VK_CONST) all_const = 0;
+  }
+  if (b->shapes_only && !all_const && hides_weights(w)) {
+    /* Their output shape never depends on weight values, and with no data they pack nothing. */
+    for (int k = 1; k < p.nin && k < 3; k++)
+      if (p.in[k]) ins[k].data = NULL;
   }
   int rc = w->op->prepare(&p, err);
   if (rc) return om_preferr(err, rc, NODE_FMT, NODE_ARGS(w));
@@ -692,8 +754,6 @@ static const onnx_attr *node_attr(const onnx_node *n, const char *name) {
   return NULL;
 }
 
-static int is_op(const wnode *w, const char *op) { return strcmp(w->n.op_type, op) == 0; }
-
 static const pval *const_float(const bld *b, const wnode *w, int k) {
   if (k >= w->n.nin || w->in[k] < 0) return NULL;
   const pval *v = &b->v[w->in[k]];
@@ -759,8 +819,8 @@ static int fuse_bn(bld *b, wnode *c, char *err) {
   if ((rc = set_shape(b, nw, OM_DT_FLOAT, W->ndim, W->dims, err)) ||
       (rc = set_shape(b, nb, OM_DT_FLOAT, 1, &mdim, err)))
     return -rc;
-  nw->data = pool_alloc(&b->plan->mem, nw->nbytes);
-  nb->data = pool_alloc(&b->plan->mem, nb->nbytes);
+  nw->data = pool_alloc_nz(&b->plan->mem, nw->nbytes); /* every element written below */
+  nb->data = pool_alloc_nz(&b->plan->mem, nb->nbytes);
   if (!nw->data || !nb->data) return -om_seterr(err, OM_E_NOMEM, "out of memory folding BatchNormalization");
   nw->kind = nb->kind = VK_CONST;
   nw->base = nb->base = 1;
@@ -1014,7 +1074,7 @@ static int own_const(bld *b, int vi, char *err) {
   if (vi < 0) return OM_OK;
   pval *v = &b->v[vi];
   if (v->kind != VK_CONST || v->owned) return OM_OK;
-  void *d = pool_alloc(&b->plan->mem, v->nbytes);
+  void *d = pool_alloc_nz(&b->plan->mem, v->nbytes);
   if (!d) return om_seterr(err, OM_E_NOMEM, "out of memory copying constant '%s'", v->name);
   if (v->nbytes) memcpy(d, v->data, v->nbytes);
   v->data = d;
@@ -1268,20 +1328,21 @@ int om_plan_build(const onnx_model *m, const om_plan_opts *opts, om_plan **out, 
   if ((rc = build_values(b, err)) || (rc = build_nodes(b, err)) || (rc = mark_outputs(b, err)) ||
       (rc = topo_sort(b, err)))
     goto done;
-  if (!opts->no_fusion) b->cur = &b->tmp;
+  if (!opts->no_fusion) {
+    b->cur = &b->tmp;
+    b->shapes_only = 1;
+  }
   if ((rc = prepare_all(b, err))) goto done;
   if (!opts->no_fusion) {
     int changed = 0;
+    b->shapes_only = 0;
     if ((rc = fuse_all(b, &changed, err))) goto done;
-    if (changed) {
-      pool_free(&b->tmp);
-      b->cur = &P->mem;
-      if ((rc = topo_sort(b, err)) || (rc = prepare_all(b, err))) goto done;
-    } else if (pool_adopt(&P->mem, &b->tmp)) {
-      rc = om_seterr(err, OM_E_NOMEM, "out of memory");
-      goto done;
-    }
+    /* Pass 1 was shapes-only (ops may have skipped work), so pass 2 always runs; it is cheap
+     * next to what it packs, which pass 1 no longer did. */
+    pool_free(&b->tmp);
     b->cur = &P->mem;
+    if (changed && (rc = topo_sort(b, err))) goto done;
+    if ((rc = prepare_all(b, err))) goto done;
   }
   if ((rc = assemble(b, err)) || (rc = io_tables(b, err))) goto done;
 done:

@@ -2,7 +2,8 @@
  *
  * Field numbers follow onnx.proto (ONNX 1.12). Unknown fields are skipped, as protobuf requires;
  * what inference cannot use (graph-valued attributes, training info, functions) is skipped too.
- * Every tensor is decoded into one dense little-endian array, checked against its shape. Graph
+ * Every tensor becomes one dense little-endian array (borrowed in place from a file image when
+ * aligned, see onnx.h), checked against its shape. Graph
  * semantics (undefined names, cycles, op support) are the planner's job, not ours. */
 #include "onnx/onnx.h"
 
@@ -22,10 +23,11 @@
 typedef struct {
   size_t max_file;
   uint64_t max_elems;
+  int borrow;                  /* raw_data may stay in the buffer (the model owns the buffer) */
 } limits;
 
 static limits get_limits(const onnx_limits *lim) {
-  limits l = {DEFAULT_MAX_FILE, DEFAULT_MAX_ELEMS};
+  limits l = {DEFAULT_MAX_FILE, DEFAULT_MAX_ELEMS, 0};
   if (lim && lim->max_file_bytes) l.max_file = lim->max_file_bytes;
   if (lim && lim->max_tensor_elems) l.max_elems = lim->max_tensor_elems;
   return l;
@@ -236,6 +238,13 @@ static int decode_tensor(const tensor_fields *tf, const limits *lim, onnx_tensor
     if (rc) return rc;
   }
   if (count == 0) return OM_OK;
+  if (tf->has_raw && lim->borrow && (uintptr_t)tf->raw % esize == 0) {
+    /* Already dense little-endian and aligned for its type: no copy (onnx.h). */
+    t->data = (void *)(uintptr_t)tf->raw;
+    t->nbytes = nbytes;
+    t->borrowed = 1;
+    return OM_OK;
+  }
   uint8_t *d = om_alloc_aligned(nbytes);
   if (!d) return om_seterr(err, OM_E_NOMEM, "out of memory for %zu bytes of tensor data", nbytes);
   t->data = d;
@@ -283,7 +292,7 @@ static int parse_tensor_msg(pb_cursor *c, const limits *lim, onnx_tensor *t, cha
 void onnx_tensor_clear(onnx_tensor *t) {
   if (!t) return;
   free(t->name);
-  om_free_aligned(t->data);
+  if (!t->borrowed) om_free_aligned(t->data);
   memset(t, 0, sizeof *t);
 }
 
@@ -586,6 +595,7 @@ void onnx_free(onnx_model *m) {
   free(m->value_info);
   free_strings(m->meta_keys, m->nmeta);
   free_strings(m->meta_values, m->nmeta);
+  om_unmap_file(&m->file_); /* after the tensors: borrowed ones point into it */
   free(m);
 }
 
@@ -782,15 +792,26 @@ static int parse_model(const uint8_t *buf, size_t len, const limits *lim, onnx_m
   return rc;
 }
 
-int onnx_load_buffer(const uint8_t *buf, size_t len, const onnx_limits *lim, onnx_model **out,
-                     char *err) {
+/* Parses buf; when `file` is given the model takes it over (even on failure) and tensors may
+ * borrow from it. */
+static int load(const uint8_t *buf, size_t len, limits *l, om_mapped *file, onnx_model **out,
+                char *err) {
   *out = NULL;
-  limits l = get_limits(lim);
-  if (len > l.max_file)
-    return om_seterr(err, OM_E_LIMIT, "model is %zu bytes, over the limit of %zu bytes", len, l.max_file);
+  if (len > l->max_file) {
+    if (file) om_unmap_file(file);
+    return om_seterr(err, OM_E_LIMIT, "model is %zu bytes, over the limit of %zu bytes", len, l->max_file);
+  }
   onnx_model *m = calloc(1, sizeof *m);
-  if (!m) return om_seterr(err, OM_E_NOMEM, "out of memory");
-  int rc = parse_model(buf, len, &l, m, err);
+  if (!m) {
+    if (file) om_unmap_file(file);
+    return om_seterr(err, OM_E_NOMEM, "out of memory");
+  }
+  if (file) {
+    m->file_ = *file;
+    memset(file, 0, sizeof *file);
+    l->borrow = 1;
+  }
+  int rc = parse_model(buf, len, l, m, err);
   if (rc) {
     onnx_free(m);
     return rc;
@@ -799,14 +820,18 @@ int onnx_load_buffer(const uint8_t *buf, size_t len, const onnx_limits *lim, onn
   return OM_OK;
 }
 
+int onnx_load_buffer(const uint8_t *buf, size_t len, const onnx_limits *lim, onnx_model **out,
+                     char *err) {
+  limits l = get_limits(lim);
+  return load(buf, len, &l, NULL, out, err); /* the caller keeps buf: copy every tensor */
+}
+
 int onnx_load_file(const char *path, const onnx_limits *lim, onnx_model **out, char *err) {
   *out = NULL;
   limits l = get_limits(lim);
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  int rc = om_read_file(path, l.max_file, &buf, &len, err);
-  if (!rc) rc = onnx_load_buffer(buf, len, lim, out, err);
-  free(buf);
+  om_mapped f;
+  int rc = om_map_file(path, l.max_file, &f, err);
+  if (!rc) rc = load(f.data, f.len, &l, &f, out, err);
   if (rc) om_preferr(err, rc, "%s", path);
   return rc;
 }

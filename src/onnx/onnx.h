@@ -3,7 +3,12 @@
  * onnx_load_* read the protobuf wire format (see pb.h) and keep only what inference needs: the main
  * graph's nodes, initializers (decoded into dense little-endian arrays), inputs/outputs with their
  * shapes, value_info, the default-domain opset and metadata_props. Everything is owned by the
- * onnx_model and freed by onnx_free. The struct is read-only after loading. */
+ * onnx_model and freed by onnx_free. The struct is read-only after loading.
+ *
+ * onnx_load_file maps the file (om_map_file) and keeps the mapping in the model: a raw_data tensor
+ * whose bytes sit at an offset aligned to its element size is used in place (borrowed), not
+ * copied; only misaligned or typed-field tensors get their own 64-byte aligned copy. So a model's
+ * tensor data is valid exactly as long as the model, and must not be written. */
 #ifndef OM_ONNX_H
 #define OM_ONNX_H
 
@@ -14,8 +19,11 @@ typedef struct onnx_tensor {
   int dtype;                   /* om_dtype */
   int ndim;
   int64_t dims[OM_MAX_DIMS];
-  void *data;                  /* dense, C order, native little-endian; NULL when nbytes == 0 */
+  void *data;                  /* dense, C order, native little-endian; NULL when nbytes == 0;
+                                  aligned to at least the element size (64 bytes when copied) */
   size_t nbytes;               /* element count * om_dtype_size(dtype) */
+  int borrowed;                /* 1: data points into the model's file image (onnx_model.file_),
+                                  not a separate allocation; read-only, lives as long as the model */
 } onnx_tensor;
 
 typedef enum {
@@ -80,6 +88,7 @@ typedef struct onnx_model {
   onnx_value_info *value_info;
   int nmeta;
   char **meta_keys, **meta_values;
+  om_mapped file_;             /* private: the file image that borrowed tensors point into */
 } onnx_model;
 
 typedef struct onnx_limits {
