@@ -3,7 +3,9 @@
  *
  * The transforms work on rows of tiles: the 6x6 windows of a run of tiles are first gathered into
  * d[r][i][j] (r, i: window row / column, j: tile), so every transform step is an elementwise loop
- * over j that the compiler vectorizes; the body is built twice, for AVX-512 and portable C. */
+ * over j that the compiler vectorizes; the body is built for AVX-512, AVX2 and portable C. The AVX-512
+ * build has its own input transform (16 tiles in registers, V stored pre-packed for the GEMM) and
+ * output scatter. */
 #define OM_VMATH_AVX512
 #include "engine/conv_winograd.h"
 
@@ -180,9 +182,28 @@ T512 static inline void phases16(const float *p, __m512 *ph) {
 }
 
 /* AVX-512 twin of input_tiles: whole 16-tile chunks in registers; rb: 64*ceil(n/16)+8 floats. */
+/* V is written straight in the GEMM's packed B layout (gemm.h: per KC block of rows, panels of nr
+ * columns, kc x nr each; npad = this block's tile count rounded up to nr), so om_gemm reads it as
+ * b_packed without a copy. Lane runs that cross a panel edge are stored in two masked parts. */
+T512 static inline void store_packed(float *vx, int64_t cbase, int64_t pstride, int64_t nr, int64_t j0,
+                                     __mmask16 m, __m512 v) {
+  int64_t p = j0 / nr, r = j0 % nr;
+  float *dst = vx + cbase + p * pstride + r;
+  if (r + 16 <= nr) {
+    _mm512_mask_storeu_ps(dst, m, v);
+    return;
+  }
+  int64_t first = nr - r; /* lanes [first, 16) go to the next panel, at its column 0 */
+  __mmask16 lo = (__mmask16)(m & ((1u << first) - 1)), hi = (__mmask16)(m & ~((1u << first) - 1));
+  _mm512_mask_storeu_ps(dst, lo, v);
+  _mm512_mask_storeu_ps(vx + cbase + (p + 1) * pstride - first, hi, v);
+}
+
 T512 static void input_tiles_avx512(const om_wino *w, const float *xc, int64_t c, int64_t ty, int64_t tx0,
-                                    int64_t n, int64_t jj0, float *V, float *rb) {
-  const int64_t H = w->H, W = w->W, cs = w->C * w->TB;
+                                    int64_t n, int64_t jj0, float *V, float *rb, int64_t npad) {
+  const int64_t H = w->H, W = w->W, cs = w->C * w->TB, nr = w->k->nr;
+  const int64_t pc = c / OM_GEMM_KC * OM_GEMM_KC, kc = w->C - pc < OM_GEMM_KC ? w->C - pc : OM_GEMM_KC;
+  const int64_t cbase = pc * npad + (c - pc) * nr, pstride = nr * kc;
   const int64_t nch = (n + 15) / 16, len = 64 * nch + 8, x0 = 4 * tx0 - w->pw;
   for (int64_t q = 0; q < nch; q++) {
     __m512 d[6][6], t[6][6], col[6], o[6];
@@ -210,10 +231,9 @@ T512 static void input_tiles_avx512(const om_wino *w, const float *xc, int64_t c
     }
     int64_t left = n - 16 * q;
     __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-    float *vb = V + c * w->TB + jj0 + 16 * q;
     for (int k = 0; k < 6; k++) { /* along window columns */
       bt6v(t[k], o);
-      for (int l = 0; l < 6; l++) _mm512_mask_storeu_ps(vb + (k * 6 + l) * cs, m, o[l]);
+      for (int l = 0; l < 6; l++) store_packed(V + (k * 6 + l) * cs, cbase, pstride, nr, jj0 + 16 * q, m, o[l]);
     }
   }
 }
@@ -323,11 +343,12 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
   void *gs = (char *)scratch + w->off_g;
   for (int64_t t0 = 0; t0 < T; t0 += TB) {
     int64_t tb = T - t0 < TB ? T - t0 : TB;
-    int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW;
+    int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW, npad = (tb + w->k->nr - 1) / w->k->nr * w->k->nr;
+    (void)npad;
     for (int64_t c = 0; c < C; c++)
       for (int64_t ty = ty0; ty <= ty1; ty++) {
         int64_t a = ty == ty0 ? t0 % TW : 0, e = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
-        if (v512) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d);
+        if (v512) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, npad);
         else input_tiles(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, t);
       }
     for (int xi = 0; xi < 36; xi++) {
@@ -336,9 +357,13 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
       g.N = tb;
       g.K = C;
       g.a_packed = w->U + (size_t)xi * w->ustride;
-      g.b = V + xi * C * TB;
-      g.b_rs = TB;
-      g.b_cs = 1;
+      if (v512) {
+        g.b_packed = V + xi * C * TB;
+      } else {
+        g.b = V + xi * C * TB;
+        g.b_rs = TB;
+        g.b_cs = 1;
+      }
       g.c = M + xi * K * TB;
       g.ldc = TB;
       om_gemm(w->k, &g, gs);
