@@ -22,8 +22,8 @@ int main(int argc, char **argv) {
     fputs(om_cli_help(), stdout);
     rc = fflush(stdout) == 0 ? 0 : 2;
   } else if (c.version) {
-    printf("ompredict %s (kernel path: %s)\n", OMPREDICT_VERSION,
-           om_kernel_path_name(om_kernel_path_detect()));
+    printf("ompredict %s (kernel path: %s)\n%s\n", OMPREDICT_VERSION,
+           om_kernel_path_name(om_kernel_path_detect()), om_cli_build_info());
     rc = fflush(stdout) == 0 ? 0 : 2;
   } else {
     rc = om_cli_run(&c);
