@@ -157,7 +157,8 @@ class Tool:
 def parse_ompredict(res, images):
     if res.rc != 0:
         raise RuntimeError(why(res))
-    m = re.search(r"([0-9.]+) images/s", res.stderr)
+    # The loop rate: the summary's "then N images/s" excludes model load; older builds print only the total.
+    m = re.search(r"then ([0-9.]+) images/s", res.stderr) or re.search(r"([0-9.]+) images/s", res.stderr)
     loop = images / float(m.group(1)) if m and float(m.group(1)) > 0 else None
     rows = list(csv.reader(res.stdout.splitlines()))
     if len(rows) - 1 != images:
