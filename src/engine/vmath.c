@@ -14,10 +14,15 @@ float om_vm_sigmoid1(float x) {
 float om_vm_silu1(float x) { return x * om_vm_sigmoid1(x); }
 
 static int use512(int path) {
-  static int have = -1; /* CPU features do not change; racing threads store the same value */
+  static int have = -1; /* CPU features do not change; racing threads store the same value
+                          * (relaxed atomics keep that race well-defined for TSan) */
   if (path != OM_KERNEL_AVX512 && path != OM_KERNEL_AUTO) return 0;
-  if (have < 0) have = om_gemm_path_supported(OM_KERNEL_AVX512);
-  return have;
+  int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+  if (h < 0) {
+    h = om_gemm_path_supported(OM_KERNEL_AVX512);
+    __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+  }
+  return h;
 }
 
 enum { VM_EXP, VM_SIGMOID, VM_SILU };
