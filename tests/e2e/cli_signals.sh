@@ -3,6 +3,7 @@
 # -> exit 143, FILE.partial with a whole-row prefix, and --resume giving the same bytes as an
 # uninterrupted run (for csv with awkward names and for jsonl). Uses OMPREDICT_TEST_DELAY_MS (a
 # test-only per-input sleep) to make the run slow enough to interrupt.
+# The delays leave sanitizer builds (slow to start) time to install the signal handlers before the kill.
 . "$(dirname "$0")/cli_common.inc"
 cd "$T" || exit 1
 "$PY" -c '
@@ -23,13 +24,13 @@ for fmt in csv jsonl; do
   [ $rc = 1 ] || fail "reference run exit $rc"
   # SIGKILL: no target, no partial.
   rm -f out.$fmt out.$fmt.partial
-  OMPREDICT_TEST_DELAY_MS=30 "$OMPREDICT" "${ARGS[@]}" -f $fmt -o out.$fmt & pid=$!
-  sleep 0.5; kill -KILL $pid; wait $pid 2>/dev/null
+  OMPREDICT_TEST_DELAY_MS=100 "$OMPREDICT" "${ARGS[@]}" -f $fmt -o out.$fmt & pid=$!
+  sleep 1.0; kill -KILL $pid; wait $pid 2>/dev/null
   [ ! -e out.$fmt ] && [ ! -e out.$fmt.partial ] || fail "SIGKILL left a target"
   rm -f .out.$fmt.tmp.*
   # SIGTERM: 143, partial kept, then --resume completes it byte-identically.
-  OMPREDICT_TEST_DELAY_MS=30 "$OMPREDICT" "${ARGS[@]}" -f $fmt -o out.$fmt 2> term.err & pid=$!
-  sleep 0.6; kill -TERM $pid; wait $pid; rc=$?
+  OMPREDICT_TEST_DELAY_MS=100 "$OMPREDICT" "${ARGS[@]}" -f $fmt -o out.$fmt 2> term.err & pid=$!
+  sleep 1.5; kill -TERM $pid; wait $pid; rc=$?
   [ $rc = 143 ] || fail "SIGTERM exit $rc, want 143"
   grep -q "interrupted after [0-9]* of 92 inputs; rerun with --resume" term.err || fail "message: $(cat term.err)"
   [ ! -e out.$fmt ] && [ -s out.$fmt.partial ] || fail "no partial after SIGTERM"
@@ -51,8 +52,8 @@ done
 head -n 3 full.csv > other.csv.partial
 "$OMPREDICT" -m "$M" -q in3.npy in4.npy -o other.csv --resume 2> err; [ $? = 2 ] || fail "foreign partial accepted"
 # SIGINT to stdout output: 130 and an ordered prefix.
-OMPREDICT_TEST_DELAY_MS=30 "$OMPREDICT" "${ARGS[@]}" > int.csv 2> int.err & pid=$!
-sleep 0.6; kill -INT $pid; wait $pid; rc=$?
+OMPREDICT_TEST_DELAY_MS=100 "$OMPREDICT" "${ARGS[@]}" > int.csv 2> int.err & pid=$!
+sleep 1.5; kill -INT $pid; wait $pid; rc=$?
 [ $rc = 130 ] || fail "SIGINT exit $rc"
 cmp -s int.csv <(head -c "$(stat -c %s int.csv)" full.csv) || fail "stdout prefix after SIGINT"
 # --raw: one row per input, NaN for failures, atomic.
