@@ -3,6 +3,7 @@
 # error row, not a failure (unless STRICT=1); a fatal folder fails under make -k while the others
 # are built; make -j2 gives the same report.
 . "$(dirname "$0")/examples_common.inc"
+cd "$T" || exit 1   # scratch files (make1.err ...) stay in the temp dir
 command -v make > /dev/null || { echo "no make"; exit 77; }
 I=$T/images
 mkdir -p "$I/a" "$I/b" "$I/c"
