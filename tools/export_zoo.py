@@ -14,6 +14,7 @@ as /work/shared/zoo (input "input" [N,3,S,S] with dynamic N, output "logits" [N,
 Exit status 0 when every requested model exported (or was skipped for size), 1 otherwise.
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -159,6 +160,7 @@ def main():
     ap.add_argument("--max-mb", type=float, default=60.0)
     ap.add_argument("--report", help="write a Markdown table of the results here")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--json", help="append one JSON line per model here (to merge runs into one report)")
     args = ap.parse_args()
     import onnx
     import torch
@@ -183,6 +185,9 @@ def main():
             r = {"name": name, "status": "skipped", "mb": 0, "why": "build failed: %s" % e}
             ok = False
         results.append(r)
+        if args.json:
+            with open(args.json, "a") as f:
+                f.write(json.dumps(r) + "\n")
         if r["status"] == "skipped":
             print("%s: skipped (%s)" % (name, r["why"]), flush=True)
         else:

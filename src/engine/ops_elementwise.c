@@ -1,4 +1,4 @@
-/* ops_elementwise.c: elementwise ops: unary math and activations, Clip, binary arithmetic /
+/* ops_elementwise.c: elementwise ops: unary math and activations, Clip, binary arithmetic (incl. Mod) /
  * comparison / logic with ONNX multidirectional broadcasting, variadic Sum/Mean/Max/Min, Where, Cast.
  *
  * Broadcasting is resolved at prepare into a "collapsed" iteration space: dims of size 1 dropped
@@ -480,7 +480,9 @@ static int unary_prepare(om_prep *p, char *err) {
 
 enum {
   B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR, B_XOR,
-  B_PRELU, B_COPY
+  B_PRELU, B_COPY,
+  B_MOD,  /* Mod fmod=0: result takes the divisor's sign (Python / np.mod) */
+  B_FMOD  /* Mod fmod=1: result takes the dividend's sign (C fmod / %) */
 };
 
 typedef struct bin_step {
@@ -556,6 +558,12 @@ static double bin_d(int op, double x, double y) {
   case B_GE: return x >= y;
   case B_PRELU: return x < 0 ? x * y : x;
   case B_COPY: return x;
+  case B_FMOD: return fmod(x, y);
+  case B_MOD: {
+    double r = fmod(x, y);
+    if (r != 0 && ((r < 0) != (y < 0))) r += y;
+    return r;
+  }
   default: return 0;
   }
 }
@@ -588,6 +596,12 @@ static int64_t bin_i(int op, int64_t x, int64_t y) {
   case B_XOR: return (x != 0) != (y != 0);
   case B_PRELU: return x < 0 ? x * y : x;
   case B_COPY: return x;
+  case B_FMOD: case B_MOD: {
+    if (y == 0 || y == -1) return 0; /* ONNX leaves x mod 0 undefined; -1 avoids INT64_MIN % -1 */
+    int64_t r = x % y;
+    if (op == B_MOD && r != 0 && ((r < 0) != (y < 0))) r += y;
+    return r;
+  }
   default: return 0;
   }
 }
@@ -631,7 +645,7 @@ static const struct { const char *name; int op; } bin_names[] = {
   {"Add", B_ADD}, {"Sub", B_SUB}, {"Mul", B_MUL}, {"Div", B_DIV}, {"Pow", B_POW},
   {"Max", B_MAX}, {"Min", B_MIN}, {"Sum", B_ADD}, {"Mean", B_ADD}, {"Equal", B_EQ}, {"Less", B_LT},
   {"Greater", B_GT}, {"LessOrEqual", B_LE}, {"GreaterOrEqual", B_GE}, {"And", B_AND}, {"Or", B_OR},
-  {"Xor", B_XOR}, {"PRelu", B_PRELU},
+  {"Xor", B_XOR}, {"PRelu", B_PRELU}, {"Mod", B_MOD},
 };
 
 static int bin_prepare(om_prep *p, char *err) {
@@ -640,6 +654,11 @@ static int bin_prepare(om_prep *p, char *err) {
   for (size_t i = 0; i < OM_ARRAY_LEN(bin_names); i++)
     if (strcmp(opname, bin_names[i].name) == 0) op = bin_names[i].op;
   if (op < 0) return om_seterr(err, OM_E_UNSUPPORTED, "unknown binary op '%s'", opname);
+  if (op == B_MOD) {
+    int64_t fm = om_attr_int(p, "fmod", 0);
+    if (fm != 0 && fm != 1) return om_seterr(err, OM_E_INVALID, "fmod is %lld, not 0 or 1", (long long)fm);
+    if (fm) op = B_FMOD;
+  }
   int variadic = !strcmp(opname, "Sum") || !strcmp(opname, "Mean") || !strcmp(opname, "Max") ||
                  !strcmp(opname, "Min");
   int n = p->nin;
@@ -699,7 +718,8 @@ static int bin_prepare(om_prep *p, char *err) {
   bp->dta = dta;
   bp->dtb = dtb;
   bp->dto = o->dtype;
-  if (dta == OM_DT_FLOAT && dtb == OM_DT_FLOAT && !cmp) bp->domain = 0;
+  /* Mod has no float32 row kernel: double computes fmod exactly, then rounds once */
+  if (dta == OM_DT_FLOAT && dtb == OM_DT_FLOAT && !cmp && op != B_MOD && op != B_FMOD) bp->domain = 0;
   else if (is_float_dt(dta) || is_float_dt(dtb)) bp->domain = 1;
   else bp->domain = 2;
   bp->nout = count_of(o);
@@ -881,6 +901,7 @@ const om_op om_ops_elementwise[] = {
   {"Or", 1, 99, bin_prepare, bin_run},
   {"Xor", 1, 99, bin_prepare, bin_run},
   {"PRelu", 1, 99, bin_prepare, bin_run},
+  {"Mod", 10, 99, bin_prepare, bin_run},
   {"Where", 9, 99, where_prepare, where_run},
   {"Cast", 1, 99, cast_prepare, cast_run},
   {0},

@@ -1,6 +1,6 @@
 /* ops_shape.c: the data-movement ops: Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout
  * (views, no copy), Transpose, Concat, Split, Slice, Gather, Expand, Pad, Tile (byte copies for any
- * dtype), and the load-time ops Shape, Size, Constant, ConstantOfShape, Range (their outputs are
+ * dtype), ScatterND, and the load-time ops Shape, Size, Constant, ConstantOfShape, Range (their outputs are
  * constants). Shape-defining inputs (Reshape shape, Slice starts/ends/axes/steps, Expand shape, Pad
  * pads, Unsqueeze/Squeeze axes, Split sizes, Tile repeats, ConstantOfShape shape) must be known at
  * load; prepare refuses otherwise. */
@@ -632,6 +632,118 @@ static int prep_gather(om_prep *p, char *err) {
   return OM_OK;
 }
 
+/* ---- ScatterND ----
+ * data is (d0..dr-1), indices is (i0..iq-2, k) int64, updates is (i0..iq-2, dk..dr-1):
+ * out = data; out[indices[j]] (a slice of prod(dk..dr-1) elements) = or op= updates[j]. */
+enum { SND_NONE, SND_ADD, SND_MUL, SND_MAX, SND_MIN };
+
+typedef struct {
+  int k, red, dtype;
+  size_t n_upd, slice, es, total;
+  int64_t dims[OM_MAX_DIMS], strides[OM_MAX_DIMS];
+} scatternd_params;
+
+static void snd_combine(int red, int dt, void *d, const void *u, size_t n) {
+  if (dt == OM_DT_FLOAT) {
+    float *a = d;
+    const float *b = u;
+    for (size_t i = 0; i < n; i++)
+      a[i] = red == SND_ADD ? a[i] + b[i] : red == SND_MUL ? a[i] * b[i]
+           : red == SND_MAX ? (b[i] > a[i] ? b[i] : a[i]) : (b[i] < a[i] ? b[i] : a[i]);
+  } else { /* int64, checked at prepare */
+    int64_t *a = d;
+    const int64_t *b = u;
+    for (size_t i = 0; i < n; i++)
+      a[i] = red == SND_ADD ? (int64_t)((uint64_t)a[i] + (uint64_t)b[i])
+           : red == SND_MUL ? (int64_t)((uint64_t)a[i] * (uint64_t)b[i])
+           : red == SND_MAX ? (b[i] > a[i] ? b[i] : a[i]) : (b[i] < a[i] ? b[i] : a[i]);
+  }
+}
+
+static void run_scatternd(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
+                          void *scratch) {
+  const scatternd_params *s = params;
+  uint8_t *dst = out[0].data;
+  const uint8_t *upd = in[2].data;
+  const int64_t *idx = in[1].data;
+  if (dst != in[0].data) memcpy(dst, in[0].data, s->total * s->es);
+  for (size_t j = 0; j < s->n_upd; j++) {
+    int64_t off = 0;
+    int ok = 1;
+    for (int t = 0; t < s->k; t++) {
+      int64_t ix = idx[j * (size_t)s->k + (size_t)t];
+      if (ix < 0) ix += s->dims[t];
+      if (ix < 0 || ix >= s->dims[t]) ok = 0;
+      off += ix * s->strides[t];
+    }
+    /* Out-of-range indices known only at run time cannot fail: that update is skipped. */
+    if (!ok) continue;
+    uint8_t *d = dst + (size_t)off * s->es;
+    const uint8_t *u = upd + j * s->slice * s->es;
+    if (s->red == SND_NONE) memcpy(d, u, s->slice * s->es);
+    else snd_combine(s->red, s->dtype, d, u, s->slice);
+  }
+}
+
+static int prep_scatternd(om_prep *p, char *err) {
+  int rc = need_in(p, 0, "data", err);
+  if (rc || (rc = need_in(p, 1, "indices", err)) || (rc = need_in(p, 2, "updates", err))) return rc;
+  const om_tensor *x = p->in[0], *ind = p->in[1], *up = p->in[2];
+  if (ind->dtype != OM_DT_INT64)
+    return om_seterr(err, OM_E_INVALID, "indices have dtype %s, not int64", om_dtype_name(ind->dtype));
+  if (up->dtype != x->dtype)
+    return om_seterr(err, OM_E_INVALID, "updates have dtype %s but data has %s", om_dtype_name(up->dtype),
+                     om_dtype_name(x->dtype));
+  if (x->ndim < 1 || ind->ndim < 1)
+    return om_seterr(err, OM_E_INVALID, "data and indices must have at least 1 dim (have %d and %d)", x->ndim,
+                     ind->ndim);
+  int64_t k = ind->dims[ind->ndim - 1];
+  if (k < 1 || k > x->ndim)
+    return om_seterr(err, OM_E_INVALID, "last indices dim is %lld, must be 1..%d (data rank)", (long long)k,
+                     x->ndim);
+  int want = ind->ndim - 1 + x->ndim - (int)k;
+  int shape_ok = up->ndim == want;
+  for (int i = 0; shape_ok && i < ind->ndim - 1; i++) shape_ok = up->dims[i] == ind->dims[i];
+  for (int i = (int)k; shape_ok && i < x->ndim; i++) shape_ok = up->dims[ind->ndim - 1 + i - (int)k] == x->dims[i];
+  if (!shape_ok) {
+    char s1[128], s2[128], s3[128];
+    return om_seterr(err, OM_E_INVALID, "updates shape %s does not match indices %s and data %s",
+                     om_dims_str(up->dims, up->ndim, s1, sizeof s1), om_dims_str(ind->dims, ind->ndim, s2, sizeof s2),
+                     om_dims_str(x->dims, x->ndim, s3, sizeof s3));
+  }
+  const char *r = p->opset >= 16 ? om_attr_string(p, "reduction", "none") : "none";
+  int red = !strcmp(r, "none") ? SND_NONE : !strcmp(r, "add") ? SND_ADD : !strcmp(r, "mul") ? SND_MUL
+          : !strcmp(r, "max") ? SND_MAX : !strcmp(r, "min") ? SND_MIN : -1;
+  if (red < 0) return om_seterr(err, OM_E_INVALID, "reduction '%s' is not none, add, mul, max or min", r);
+  if (red != SND_NONE && x->dtype != OM_DT_FLOAT && x->dtype != OM_DT_INT64)
+    return om_seterr(err, OM_E_UNSUPPORTED, "reduction '%s' on %s (only float32 and int64)", r,
+                     om_dtype_name(x->dtype));
+  scatternd_params *s = om_prep_alloc(p, sizeof *s);
+  if (!s) return om_seterr(err, OM_E_NOMEM, "out of memory");
+  s->k = (int)k;
+  s->red = red;
+  s->dtype = x->dtype;
+  s->es = om_dtype_size(x->dtype);
+  s->total = om_tensor_elems(x);
+  s->n_upd = om_tensor_elems(ind) / (size_t)k;
+  s->slice = 1;
+  for (int i = (int)k; i < x->ndim; i++) s->slice *= (size_t)x->dims[i];
+  memcpy(s->dims, x->dims, sizeof s->dims);
+  om_strides(x->dims, x->ndim, s->strides);
+  if (ind->data) {
+    const int64_t *iv = ind->data;
+    for (size_t j = 0; j < s->n_upd * (size_t)k; j++) {
+      int64_t ix = iv[j], dim = x->dims[j % (size_t)k];
+      if (ix < -dim || ix >= dim)
+        return om_seterr(err, OM_E_INVALID, "index %lld out of range for axis %d of size %lld", (long long)ix,
+                         (int)(j % (size_t)k), (long long)dim);
+    }
+  }
+  set_out(p, 0, x->dtype, x->ndim, x->dims);
+  p->params = s;
+  return OM_OK;
+}
+
 /* ---- Tile ---- */
 typedef struct {
   int ndim;
@@ -985,6 +1097,7 @@ const om_op om_ops_shape[] = {
   {"Concat", 1, 99, prep_concat, run_concat},
   {"Split", 1, 99, prep_split, run_split},
   {"Gather", 1, 99, prep_gather, run_gather},
+  {"ScatterND", 11, 99, prep_scatternd, run_scatternd},
   {"Tile", 6, 99, prep_tile, run_tile},
   {"Pad", 1, 99, prep_pad, run_pad},
   {"Shape", 1, 99, prep_shape, NULL},
