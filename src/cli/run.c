@@ -991,6 +991,11 @@ int om_cli_run(const om_cli *c) {
 #endif
   }
 
+  /* The plan owns copies of everything it reads: release the model (its mapped file and weights)
+   * before the loop, so the run's memory is the plan plus one workspace per thread. */
+  onnx_free(model);
+  model = NULL;
+
   sink_ctx S;
   memset(&S, 0, sizeof S);
   S.out = out;
