@@ -25,6 +25,7 @@ typedef struct om_cli {
   int shard_k, shard_n;         /* shard_n 0: no sharding */
   char **inputs;                /* argv entries (not owned) */
   int ninputs;
+  int precision;                /* --precision: 0 fp32 (default), 1 bf16 (OM_PRECISION_*) */
 } om_cli;
 
 /* Parses argv. OM_E_INVALID with the reason in err for a usage error (exit 2). */

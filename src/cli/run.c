@@ -761,6 +761,9 @@ int om_cli_run(const om_cli *c) {
   memset(&po, 0, sizeof po);
   po.batch = 1;
   po.nspecs = 1;
+  po.precision = c->precision;
+  if (c->precision == OM_PRECISION_BF16 && !om_precision_supported(OM_PRECISION_BF16) && !c->quiet)
+    fprintf(stderr, "ompredict: warning: --precision bf16: this CPU lacks AVX512-BF16; running fp32\n");
   po.specs[0].name = vi->name;
   po.specs[0].ndim = 4;
   int64_t want[4] = {1, pp.channels, pp.out_h, pp.out_w};
@@ -983,8 +986,10 @@ int om_cli_run(const om_cli *c) {
             res->name, d, res->producer_op && *res->producer_op ? res->producer_op : "input",
             softmax_done ? " (used as is)" : " (softmax applied)", nclasses, k,
             c->labels_file ? c->labels_file : L.n ? "model metadata" : "none");
-    fprintf(stderr, "ompredict: kernel path %s; %d threads (%s); inputs %zu..%zu of %zu\n",
-            om_kernel_path_name(om_kernel_path_detect()), threads, tsrc, lo, hi, in.n);
+    fprintf(stderr, "ompredict: kernel path %s; precision %s; %d threads (%s); inputs %zu..%zu of %zu\n",
+            om_kernel_path_name(om_kernel_path_detect()),
+            om_precision_name(om_precision_supported(c->precision) ? c->precision : OM_PRECISION_FP32),
+            threads, tsrc, lo, hi, in.n);
 #ifdef OMPREDICT_MPI
     if (mpi.active)
       fprintf(stderr, "ompredict: MPI: %d ranks; rank 0 adds a communication thread\n", mpi.size);

@@ -45,9 +45,15 @@ typedef struct om_plan_opts {
   int no_fusion;                /* 1: disable Conv/BN/activation fusion (debugging, tests) */
   int kernel_path;              /* 0 auto (CPU features), else an OM_KERNEL_* value (tests) */
   uint64_t max_tensor_elems;    /* 0: default 1<<31 */
+  int precision;                /* OM_PRECISION_*: BF16 runs Conv GEMMs on bf16 weights and
+                                   activations where om_precision_supported() (else fp32) */
 } om_plan_opts;
 
 enum { OM_KERNEL_AUTO = 0, OM_KERNEL_REF = 1, OM_KERNEL_AVX2 = 2, OM_KERNEL_AVX512 = 3 };
+enum { OM_PRECISION_FP32 = 0, OM_PRECISION_BF16 = 1 };
+/* 1 when this CPU runs the precision natively (FP32 always; BF16 needs AVX512-BF16). */
+int om_precision_supported(int precision);
+const char *om_precision_name(int precision); /* "fp32", "bf16" */
 
 /* Build a plan. Refusals name the node: "node 12 'conv1' (Conv): group 3 does not divide 64 channels". */
 int om_plan_build(const onnx_model *m, const om_plan_opts *opts, om_plan **out, char *err);

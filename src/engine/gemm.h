@@ -109,4 +109,27 @@ void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *c, in
                         int nr, const float *init, int64_t ldi, int load_c, const om_gemm_epi *epi,
                         int64_t row0);
 
+/* ---- bf16 path (gemm_bf16.c): AVX512-BF16 (vdpbf16ps), opt-in via om_plan_opts.precision ----
+ * A (weights) is packed once at load as bf16 pairs along K (per OM_GEMM_BF16_KC block and 8-row
+ * panel: ceil(kc/2) x 8 words of (A[i,k], A[i,k+1])); B is packed per call by the fp32 packer
+ * (g->packb, or strided from g->b; g->b_packed and g->a* are ignored) and rounded to bf16 pairs.
+ * Rounding is round-to-nearest-even; products accumulate in fp32; the epilogue is the fp32 one.
+ * Callers must check om_gemm_bf16_supported() before calling om_gemm_bf16. */
+#define OM_GEMM_BF16_MR 8
+#define OM_GEMM_BF16_NR 32
+#define OM_GEMM_BF16_KC 256 /* even, so K pairs never straddle a block */
+/* 1 when this CPU has AVX-512 F/BW/DQ/VL + FMA + BF16. */
+int om_gemm_bf16_supported(void);
+/* float -> bf16 bits, round to nearest even (NaN stays NaN). */
+uint16_t om_bf16_round(float x);
+/* uint16 elements of a whole packed bf16 A (M x K); 0 on overflow. */
+size_t om_gemm_bf16_packed_a_elems(int64_t M, int64_t K);
+/* Packs A[i,k] = a[i*rs + k*cs] * scale (scale 0 means 1) into dst. Portable C (load time). */
+void om_gemm_bf16_pack_a(int64_t M, int64_t K, const float *a, int64_t rs, int64_t cs, float scale,
+                         uint16_t *dst);
+/* Scratch bytes om_gemm_bf16 needs (fp32 B block + its bf16 copy); 0 on overflow. */
+size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K);
+/* C = init + A * B with A from om_gemm_bf16_pack_a; scratch 64-byte aligned. Never fails. */
+void om_gemm_bf16(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch);
+
 #endif

@@ -59,6 +59,8 @@ typedef struct om_prep {
                                     costly work such as packing weights. The planner runs this pass
                                     before fusion and also presents Conv/ConvTranspose/Gemm/MatMul
                                     weights (inputs 1, 2) as run-time values (data NULL) in it. */
+  int precision;                 /* OM_PRECISION_* from the plan options; BF16 only when the CPU
+                                    has it (the planner downgrades otherwise) */
 } om_prep;
 
 /* Memory that lives as long as the plan: zeroed, 64-byte aligned. NULL on failure (prepare

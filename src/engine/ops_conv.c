@@ -42,6 +42,8 @@ typedef struct conv_params {
   om_wino wino;                   /* CONV_WINOGRAD */
   int dw_fast;                    /* CONV_DEPTHWISE through conv_depthwise.c (AVX-512) */
   om_dw dwk;
+  const uint16_t *wbf16;          /* precision bf16: per group packed bf16 A (gemm_bf16.c), or NULL */
+  size_t wbf16_stride;
 } conv_params;
 
 /* ---- implicit im2col: B[k, j] with k = ((c*kd + z)*kh + y)*kw + x, j = (oz*OH + oy)*OW + ox ---- */
@@ -410,6 +412,21 @@ static int conv_prepare(om_prep *p, char *err) {
       p->params = c;
       return OM_OK;
     }
+    if (Wt->data && p->precision == OM_PRECISION_BF16 && c->k->path == OM_KERNEL_AVX512) {
+      size_t per = om_gemm_bf16_packed_a_elems(c->Mg, c->Kg), tot;
+      if (!per || om_mul_size(per, (size_t)c->group, &tot) || om_mul_size(tot, 2, &tot))
+        return om_seterr(err, OM_E_LIMIT, "bf16 packed Conv weights overflow");
+      uint16_t *wp = om_prep_alloc(p, tot);
+      if (!wp) return om_seterr(err, OM_E_NOMEM, "out of memory packing bf16 Conv weights (%zu bytes)", tot);
+      for (int64_t gi = 0; gi < c->group; gi++)
+        om_gemm_bf16_pack_a(c->Mg, c->Kg, (const float *)Wt->data + gi * c->Mg * c->Kg, c->Kg, 1, 1.0f,
+                            wp + gi * per);
+      c->wbf16 = wp;
+      c->wbf16_stride = per;
+      p->scratch_bytes = om_gemm_bf16_scratch_bytes(c->Mg, (int64_t)ohw, c->Kg);
+      p->params = c;
+      return OM_OK;
+    }
     if (Wt->data) {
       size_t per = om_gemm_packed_a_floats(c->k, c->Mg, c->Kg), tot;
       if (!per || om_mul_size(per, (size_t)c->group, &tot) || om_mul_size(tot, sizeof(float), &tot))
@@ -493,7 +510,8 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
       g.epi.act = c->act;
       g.epi.alpha = c->alpha;
       g.epi.beta = c->beta;
-      om_gemm(c->k, &g, scratch);
+      if (c->wbf16) om_gemm_bf16(&g, c->wbf16 + gi * c->wbf16_stride, scratch);
+      else om_gemm(c->k, &g, scratch);
     }
 }
 

@@ -1,0 +1,240 @@
+/* gemm_bf16.c: the opt-in bf16 GEMM (om_plan_opts.precision = OM_PRECISION_BF16) for CPUs with
+ * AVX512-BF16: driver, packers and the 8x32 micro-kernel on vdpbf16ps.
+ *
+ *   C[M,N] = init (or 0) + bf16(A)[M,K] * bf16(B)[K,N], fp32 accumulation, then bias, activation.
+ *
+ * vdpbf16ps multiplies pairs of bf16 along K and adds both products into one fp32 lane, so both
+ * sides are packed as 32-bit words holding (k, k+1):
+ *   A (weights, once at load): per KC block, per MR-row panel, kp = ceil(kc/2) words per row,
+ *     stored k-pair-major: word (p, i) = (A[i, 2p], A[i, 2p+1]); an odd K gets a zero high half.
+ *   B (activations, per call): the ordinary fp32 packer (Conv's implicit im2col or the strided
+ *     one) fills kc x NR panels, then each pair of rows is rounded and interleaved to kp x NR words.
+ * Rounding is round-to-nearest-even everywhere (scalar for A, vcvtne2ps2bf16 for B). The epilogue
+ * (init/sum, bias, activation) is the fp32 kernel's. Only compiled code paths under a target
+ * attribute touch BF16 instructions; om_gemm_bf16_supported() gates every call. */
+#define OM_VMATH_AVX512
+#include "engine/gemm.h"
+
+#include "common/om.h"
+#include "engine/engine.h"
+#include "engine/op.h"
+#include "engine/vmath.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define TBF __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
+#define MR OM_GEMM_BF16_MR
+#define NR OM_GEMM_BF16_NR
+#define KC OM_GEMM_BF16_KC
+#define NCB (OM_GEMM_NC / NR * NR)
+
+static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+int om_gemm_bf16_supported(void) {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512bf16");
+}
+
+int om_precision_supported(int precision) {
+  if (precision == OM_PRECISION_FP32) return 1;
+  if (precision == OM_PRECISION_BF16) return om_gemm_bf16_supported();
+  return 0;
+}
+
+const char *om_precision_name(int precision) {
+  switch (precision) {
+  case OM_PRECISION_FP32: return "fp32";
+  case OM_PRECISION_BF16: return "bf16";
+  default: return "unknown";
+  }
+}
+
+uint16_t om_bf16_round(float x) {
+  uint32_t u;
+  memcpy(&u, &x, sizeof u);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40); /* quiet NaN */
+  u += 0x7FFFu + ((u >> 16) & 1u);
+  return (uint16_t)(u >> 16);
+}
+
+size_t om_gemm_bf16_packed_a_elems(int64_t M, int64_t K) {
+  size_t n;
+  if (M < 0 || K < 0 || om_mul_size((size_t)round_up(M, MR), (size_t)round_up(K, 2), &n)) return 0;
+  return n;
+}
+
+void om_gemm_bf16_pack_a(int64_t M, int64_t K, const float *a, int64_t rs, int64_t cs, float scale,
+                         uint16_t *dst) {
+  const int64_t mpad = round_up(M, MR);
+  float s = scale == 0.0f ? 1.0f : scale;
+  for (int64_t pc = 0; pc < K; pc += KC) {
+    int64_t kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
+    uint16_t *blk = dst + pc * mpad; /* every earlier block is KC (even) deep */
+    for (int64_t r = 0; r < mpad; r += MR) {
+      uint16_t *pan = blk + r * 2 * kp;
+      for (int64_t p = 0; p < kp; p++)
+        for (int i = 0; i < MR; i++) {
+          int64_t row = r + i, k = pc + 2 * p;
+          float lo = row < M ? a[row * rs + k * cs] * s : 0.0f;
+          float hi = row < M && k + 1 < pc + kc ? a[row * rs + (k + 1) * cs] * s : 0.0f;
+          pan[(p * MR + i) * 2] = om_bf16_round(lo);
+          pan[(p * MR + i) * 2 + 1] = om_bf16_round(hi);
+        }
+    }
+  }
+}
+
+/* fp32 B block (kc + 1 rows so an odd kc has a zero partner) and its bf16 twin. */
+static size_t ftmp_bytes(int64_t ncmax) { return OM_ALIGN_UP((size_t)((KC + 1) * ncmax) * 4, 64); }
+
+size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K) {
+  (void)M;
+  if (N < 0 || K < 0 || N > ((int64_t)1 << 40)) return 0;
+  int64_t ncmax = round_up(N < NCB ? N : NCB, NR);
+  return ftmp_bytes(ncmax) + OM_ALIGN_UP((size_t)(KC * ncmax) * 2, 64);
+}
+
+/* One fp32 panel (kc x NR floats) to bf16 words (kp x NR). vcvtne2ps2bf16(r1, r0) gives r0's 16
+ * values then r1's; the permute interleaves them into (r0[j], r1[j]) words. */
+TBF static void convert_panel(const float *src, int64_t kc, uint16_t *dst) {
+  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                       23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  int64_t kp = (kc + 1) / 2;
+  for (int64_t p = 0; p < kp; p++) {
+    const float *r0 = src + 2 * p * NR, *r1 = r0 + NR;
+    int has1 = 2 * p + 1 < kc;
+    for (int j = 0; j < NR; j += 16) {
+      __m512 v0 = _mm512_loadu_ps(r0 + j);
+      __m512 v1 = has1 ? _mm512_loadu_ps(r1 + j) : _mm512_setzero_ps();
+      __m512i w = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+      _mm512_storeu_si512((void *)(dst + (p * NR + j) * 2), _mm512_permutexvar_epi16(idx, w));
+    }
+  }
+}
+
+TBF static inline __m512 act512(__m512 v, int act, float alpha, float beta) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  switch (act) {
+  case OM_ACT_RELU: return _mm512_max_ps(v, zero);
+  case OM_ACT_CLIP:
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
+  case OM_ACT_LEAKY_RELU: {
+    __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
+  }
+  case OM_ACT_HARD_SIGMOID: {
+    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta));
+    return _mm512_max_ps(zero, _mm512_min_ps(one, t));
+  }
+  case OM_ACT_HARD_SWISH: {
+    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+    return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
+  }
+  case OM_ACT_SIGMOID: return om_vm_sigmoid512(v);
+  case OM_ACT_SILU: return om_vm_silu512(v);
+  default: return v;
+  }
+}
+
+/* a: kp x MR words, b: kp x NR words; c tile mr x nr (mr <= 8, nr <= 32), 16 zmm accumulators. */
+TBF static void ukr_bf16(int64_t kp, const uint32_t *a, const uint32_t *b, float *c, int64_t ldc,
+                         int mr, int nr, const float *init, int64_t ldi, int load_c,
+                         const om_gemm_epi *epi, int64_t row0) {
+  __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
+  __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
+  __m512 c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b;
+  const float *src = init ? init : c;
+  int64_t lds = init ? ldi : ldc;
+  int ld = init != NULL || load_c;
+#define LOADROW(i)                                                                         \
+  if (ld && (i) < mr) {                                                                    \
+    c##i##a = _mm512_maskz_loadu_ps(m0, src + (i) * lds);                                  \
+    c##i##b = _mm512_maskz_loadu_ps(m1, src + (i) * lds + 16);                             \
+  } else {                                                                                 \
+    c##i##a = _mm512_setzero_ps();                                                         \
+    c##i##b = _mm512_setzero_ps();                                                         \
+  }
+  LOADROW(0) LOADROW(1) LOADROW(2) LOADROW(3) LOADROW(4) LOADROW(5) LOADROW(6) LOADROW(7)
+#undef LOADROW
+
+#define DPROW(i)                                                                           \
+  {                                                                                        \
+    __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[(i)]);                                \
+    c##i##a = _mm512_dpbf16_ps(c##i##a, av, b0);                                           \
+    c##i##b = _mm512_dpbf16_ps(c##i##b, av, b1);                                           \
+  }
+#pragma GCC unroll 4
+  for (int64_t p = 0; p < kp; p++) {
+    __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)b);
+    __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + 16));
+    DPROW(0) DPROW(1) DPROW(2) DPROW(3) DPROW(4) DPROW(5) DPROW(6) DPROW(7)
+    a += MR;
+    b += NR;
+  }
+#undef DPROW
+
+  int act = epi ? epi->act : OM_ACT_NONE;
+  float al = epi ? epi->alpha : 0.0f, be = epi ? epi->beta : 0.0f;
+  const float *bias = epi ? epi->bias : NULL;
+#define STOREROW(i)                                                                        \
+  if ((i) < mr) {                                                                          \
+    if (bias) {                                                                            \
+      __m512 bv = _mm512_set1_ps(bias[row0 + (i)]);                                        \
+      c##i##a = _mm512_add_ps(c##i##a, bv);                                                \
+      c##i##b = _mm512_add_ps(c##i##b, bv);                                                \
+    }                                                                                      \
+    if (act != OM_ACT_NONE) {                                                              \
+      c##i##a = act512(c##i##a, act, al, be);                                              \
+      c##i##b = act512(c##i##b, act, al, be);                                              \
+    }                                                                                      \
+    _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a);                                     \
+    _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);                                \
+  }
+  STOREROW(0) STOREROW(1) STOREROW(2) STOREROW(3) STOREROW(4) STOREROW(5) STOREROW(6) STOREROW(7)
+#undef STOREROW
+}
+
+TBF static void gemm_bf16_body(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch) {
+  const int64_t M = g->M, N = g->N, K = g->K;
+  const int64_t mpad = round_up(M, MR);
+  int64_t ncmax = round_up(N < NCB ? N : NCB, NR);
+  float *ftmp = scratch;
+  uint16_t *bbuf = (uint16_t *)((char *)scratch + ftmp_bytes(ncmax));
+  om_gemm_bmat bm = {g->b, g->b_rs, g->b_cs, 1.0f};
+  om_gemm_packb_fn packb = g->packb ? g->packb : om_gemm_packb_strided;
+  const void *pctx = g->packb ? g->packb_ctx : &bm;
+
+  for (int64_t jc = 0; jc < N; jc += NCB) {
+    int64_t nc = N - jc < NCB ? N - jc : NCB;
+    /* K == 0 still runs one pass so the epilogue (init, bias, activation) is applied. */
+    for (int64_t pc = 0; pc < K || (pc == 0 && K == 0); pc += KC) {
+      int64_t kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
+      int last = pc + kc >= K;
+      if (kc > 0) {
+        packb(pctx, pc, kc, jc, nc, NR, ftmp);
+        for (int64_t q = 0; q < nc; q += NR) convert_panel(ftmp + q * kc, kc, bbuf + q * kp * 2);
+      }
+      const uint16_t *ablk = a_bf16 + pc * mpad;
+      for (int64_t ir = 0; ir < M; ir += MR) {
+        int m_eff = (int)(M - ir < MR ? M - ir : MR);
+        const uint32_t *ap = (const uint32_t *)(const void *)(ablk + ir * kp * 2);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          int n_eff = (int)(nc - jr < NR ? nc - jr : NR);
+          int64_t col = jc + jr;
+          const float *init = (pc == 0 && g->init) ? g->init + ir * g->ldi + col : NULL;
+          ukr_bf16(kp, ap, (const uint32_t *)(const void *)(bbuf + jr * kp * 2),
+                   g->c + ir * g->ldc + col, g->ldc, m_eff, n_eff, init, g->ldi, pc > 0,
+                   last ? &g->epi : NULL, ir);
+        }
+      }
+    }
+  }
+}
+
+void om_gemm_bf16(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch) {
+  if (g->M <= 0 || g->N <= 0) return;
+  gemm_bf16_body(g, a_bf16, scratch);
+}
