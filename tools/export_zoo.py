@@ -42,6 +42,15 @@ def build(torch, torchvision, name, size):
     if name in ("googlenet", "inception_v3"):
         kw = {"aux_logits": False, "init_weights": True}
     model = torchvision.models.get_model(name, weights=None, **kw)
+    # torchvision zero-initialises some classifier heads (vit_*: heads.head), which would make every
+    # reference logit 0 and the logit comparison vacuous; give such layers small random weights.
+    gen0 = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Linear) and not m.weight.any():
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen0) * m.in_features ** -0.5)
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen0) * 0.1)
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if bns:
         for b in bns:
@@ -167,7 +176,11 @@ def main():
     import torchvision
     torch.set_num_threads(args.threads)
     REPORT_VERSIONS = (torch.__version__, torchvision.__version__, onnx.__version__)
-    known = torchvision.models.list_models(module=torchvision.models)
+    if hasattr(torchvision.models, "list_models"):
+        known = torchvision.models.list_models(module=torchvision.models)
+    else:  # upstream 0.14 lacks list_models: every lowercase builder in torchvision.models itself
+        known = sorted(n for n in dir(torchvision.models) if n[0].islower() and not n.startswith("get_")
+                       and callable(getattr(torchvision.models, n)) and n != "list_models")
     names = []
     for n in args.names:
         names += SMALL if n == "small" else known if n == "all" else [n]

@@ -498,7 +498,7 @@ typedef struct bin_params {
   int nsteps;
   int mean_div;     /* Mean: divide by this at the end (0: no) */
   int64_t nout;
-  bin_step steps[OM_MAX_IO];
+  bin_step steps[]; /* nsteps of them: sized per node, so raising OM_MAX_IO costs binary ops nothing */
 } bin_params;
 
 typedef struct row_ctx {
@@ -713,7 +713,7 @@ static int bin_prepare(om_prep *p, char *err) {
   }
   o->dtype = (cmp || logic) ? OM_DT_BOOL : dta;
 
-  bin_params *bp = om_prep_alloc(p, sizeof *bp);
+  bin_params *bp = om_prep_alloc(p, sizeof *bp + sizeof(bin_step) * (size_t)(n > 1 ? n - 1 : 1));
   if (!bp) return om_seterr(err, OM_E_NOMEM, "out of memory for parameters");
   bp->dta = dta;
   bp->dtb = dtb;
