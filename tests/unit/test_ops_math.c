@@ -505,6 +505,89 @@ static void test_resize(void) {
   free(X);
 }
 
+/* Mod (both fmod modes, int64 and float32, mixed signs) and ScatterND (swin_t builds its shifted-window
+ * attention mask with them), against naive references written here. */
+static void test_mod_scatternd(void) {
+  char err[OM_ERR_LEN];
+  int64_t d6[1] = {6};
+  int64_t xi[6] = {7, -7, 7, -7, 0, 13}, yi[6] = {3, 3, -3, -3, 5, 4};
+  float xf[6] = {7.5f, -7.5f, 7.5f, -7.5f, 0.0f, 1e-3f}, yf[6] = {2.0f, 2.0f, -2.0f, -2.0f, 3.0f, 0.25f};
+  for (int fm = 0; fm <= 1; fm++) {
+    for (int isf = 0; isf <= 1; isf++) {
+      nb b;
+      nb_init(&b, "Mod", 2);
+      nb_int(&b, "fmod", fm);
+      tin ins[2] = {mk(0, isf ? OM_DT_FLOAT : OM_DT_INT64, 1, d6, isf ? (void *)xf : (void *)xi),
+                    mk(1, isf ? OM_DT_FLOAT : OM_DT_INT64, 1, d6, isf ? (void *)yf : (void *)yi)};
+      void *out = NULL;
+      int odt, ond;
+      int64_t od[OM_MAX_DIMS];
+      int rc = run_node(&b.n, 13, ins, 2, &out, &odt, &ond, od, err);
+      CHECK(rc == 0, "Mod fmod=%d %s: %s", fm, isf ? "float" : "int64", err);
+      if (rc) continue;
+      for (int i = 0; i < 6; i++) {
+        double x = isf ? xf[i] : (double)xi[i], y = isf ? yf[i] : (double)yi[i];
+        /* naive: truncated remainder, then moved to the divisor's sign for fmod=0 */
+        double q = x / y, t = q < 0 ? ceil(q) : floor(q), want = x - t * y;
+        if (!fm && want != 0 && ((want < 0) != (y < 0))) want += y;
+        double got = isf ? ((float *)out)[i] : (double)((int64_t *)out)[i];
+        CHECK(fabs(got - want) <= 1e-6, "Mod fmod=%d %s: %g mod %g = %g, want %g", fm, isf ? "float" : "int64", x,
+              y, got, want);
+      }
+      free(out);
+    }
+  }
+  /* ScatterND: data [4,3,2], indices [2,2,1]? -> k=2 slices of 2 floats; plus reduction add. */
+  int64_t dd[3] = {4, 3, 2}, di[3] = {3, 1, 2}, du[3] = {3, 1, 2};
+  float data[24], upd[6];
+  int64_t idx[6] = {0, 1, 3, -1, 2, 0};
+  for (int i = 0; i < 24; i++) data[i] = frand(-1, 1);
+  for (int i = 0; i < 6; i++) upd[i] = frand(-1, 1);
+  for (int red = 0; red <= 1; red++) {
+    nb b;
+    nb_init(&b, "ScatterND", 3);
+    if (red) nb_str(&b, "reduction", "add");
+    tin ins[3] = {mk(0, OM_DT_FLOAT, 3, dd, data), mk(1, OM_DT_INT64, 3, di, idx), mk(2, OM_DT_FLOAT, 3, du, upd)};
+    ins[1].constant = 1;
+    void *out = NULL;
+    int odt, ond;
+    int64_t od[OM_MAX_DIMS];
+    int rc = run_node(&b.n, 16, ins, 3, &out, &odt, &ond, od, err);
+    CHECK(rc == 0, "ScatterND reduction=%s: %s", red ? "add" : "none", err);
+    if (rc) continue;
+    float want[24];
+    memcpy(want, data, sizeof want);
+    for (int j = 0; j < 3; j++) {
+      int64_t i0 = idx[2 * j], i1 = idx[2 * j + 1];
+      if (i0 < 0) i0 += 4;
+      if (i1 < 0) i1 += 3;
+      for (int e = 0; e < 2; e++) {
+        float *w = &want[(i0 * 3 + i1) * 2 + e];
+        *w = red ? *w + upd[2 * j + e] : upd[2 * j + e];
+      }
+    }
+    CHECK(ond == 3 && od[0] == 4 && od[1] == 3 && od[2] == 2, "ScatterND output shape");
+    for (int i = 0; i < 24; i++)
+      CHECK(((float *)out)[i] == want[i], "ScatterND reduction=%s element %d: %g, want %g", red ? "add" : "none", i,
+            (double)((float *)out)[i], (double)want[i]);
+    free(out);
+  }
+  /* indices out of range known at load: refused with a message */
+  {
+    int64_t bad[6] = {0, 1, 4, 0, 2, 0};
+    nb b;
+    nb_init(&b, "ScatterND", 3);
+    tin ins[3] = {mk(0, OM_DT_FLOAT, 3, dd, data), mk(1, OM_DT_INT64, 3, di, bad), mk(2, OM_DT_FLOAT, 3, du, upd)};
+    ins[1].constant = 1;
+    void *out = NULL;
+    int odt, ond;
+    int64_t od[OM_MAX_DIMS];
+    int rc = run_node(&b.n, 13, ins, 3, &out, &odt, &ond, od, err);
+    CHECK(rc != 0 && strstr(err, "out of range"), "ScatterND index 4 on a dim of 4 not refused (%s)", err);
+    free(out);
+  }
+}
+
 /* ---- part 2: ONNX node tests ---- */
 
 static const char *my_ops[] = {
@@ -514,7 +597,8 @@ static const char *my_ops[] = {
   "Mean", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "And", "Or", "Xor", "Where", "Cast",
   "BatchNormalization", "LayerNormalization", "InstanceNormalization", "Softmax", "LogSoftmax", "LRN",
   "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
-  "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ArgMax", "ArgMin", "Resize", "Upsample",
+  "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp", "ArgMax", "ArgMin", "Resize", "Upsample", "Mod",
+  "ScatterND",
 };
 
 /* Expected refusals (documented in the report): training-mode BatchNorm, string casts, crop-and-resize. */
@@ -681,6 +765,7 @@ int main(void) {
   test_softmax_layernorm();
   test_reduce();
   test_resize();
+  test_mod_scatternd();
   int ran = test_node_suite();
   printf("%d checks, %d failures\n", checks, failures);
   if (failures) return 1;
