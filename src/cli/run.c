@@ -343,7 +343,13 @@ static int is_fatal(run_ctx *R) {
 
 /* Per-thread buffers and workspace; 0, or -1 after set_fatal. The workspace is created in this
  * thread: its pages are first touched here (NUMA locality). */
-static int thread_init(run_ctx *R, thread_ctx *t) {
+static int thread_init_n(run_ctx *R, thread_ctx *t, int inner);
+#ifdef OMPREDICT_MPI
+static int thread_init(run_ctx *R, thread_ctx *t) { return thread_init_n(R, t, 1); }
+#endif
+
+/* The same with a workspace for `inner` cooperating threads (om_workspace_new_threads). */
+static int thread_init_n(run_ctx *R, thread_ctx *t, int inner) {
   char err[OM_ERR_LEN];
   memset(t, 0, sizeof *t);
   size_t nc = (size_t)R->nclasses;
@@ -355,7 +361,7 @@ static int thread_init(run_ctx *R, thread_ctx *t) {
     set_fatal(R, "out of memory for per-thread buffers");
     return -1;
   }
-  if (om_workspace_new(R->plan, &t->ws, err) != OM_OK) {
+  if (om_workspace_new_threads(R->plan, inner, &t->ws, err) != OM_OK) {
     set_fatal(R, err);
     return -1;
   }
@@ -402,22 +408,41 @@ static void put_row(run_ctx *R, size_t i, const char *text, size_t len, const fl
   }
 }
 
-static void run_loop(run_ctx *R, int threads, size_t start, size_t end) {
+/* `threads` loop threads over the images; with fewer images than the `team` threads available, the
+ * spare threads are handed out as inner threads (loop thread i gets team/threads, plus one for the
+ * first team%threads), which split the heavy kernels of its image (nested regions). With as many
+ * images as threads every inner count is 1: no nested region is ever opened. */
+static void loop_index(run_ctx *R, thread_ctx *t, size_t i) {
+  if (is_fatal(R) || om_reorder_failed(R->reorder)) return;
+  if (g_signal) {
+    om_reorder_stop(R->reorder);
+    return;
+  }
+  int e = process_index(R, t, i);
+  if (e >= 0) put_row(R, i, t->row.s, t->row.len, t->raw, e);
+}
+
+static void run_loop(run_ctx *R, int threads, int team, size_t start, size_t end) {
+  if (team < threads) team = threads;
+  int base = team / threads, extra = team % threads;
+  if (threads == 1) {
+    /* one loop thread: no outer region, so the kernels' regions are top level (libgomp reuses
+     * its idle threads only for non-nested regions) */
+    thread_ctx t;
+    thread_init_n(R, &t, team);
+    for (size_t i = start; i < end; i++) loop_index(R, &t, i);
+    thread_free(&t);
+    return;
+  }
+  omp_set_max_active_levels(base + (extra > 0) > 1 ? 2 : 1);
 #pragma omp parallel num_threads(threads)
   {
     thread_ctx t;
-    thread_init(R, &t);
+    int me = omp_get_thread_num();
+    thread_init_n(R, &t, base + (me < extra));
 #pragma omp barrier
 #pragma omp for schedule(dynamic, 1)
-    for (size_t i = start; i < end; i++) {
-      if (is_fatal(R) || om_reorder_failed(R->reorder)) continue;
-      if (g_signal) {
-        om_reorder_stop(R->reorder);
-        continue;
-      }
-      int e = process_index(R, &t, i);
-      if (e >= 0) put_row(R, i, t.row.s, t.row.len, t.raw, e);
-    }
+    for (size_t i = start; i < end; i++) loop_index(R, &t, i);
     thread_free(&t);
   }
 }
@@ -921,6 +946,7 @@ int om_cli_run(const om_cli *c) {
   /* Threads and the loop. */
   const char *tsrc = "-j";
   int threads = c->threads ? c->threads : om_cli_default_threads(&tsrc);
+  int team = threads; /* threads the image loop leaves idle help inside the network */
   size_t todo = hi - start;
   if (todo && (size_t)threads > todo) threads = (int)todo;
   omp_set_max_active_levels(1); /* kernels stay single-threaded inside the image loop */
@@ -1024,7 +1050,7 @@ int om_cli_run(const om_cli *c) {
   if (mpi.active) mpi_run_master(&R, &mpi, threads, start, hi);
   else
 #endif
-  if (start < hi) run_loop(&R, threads, start, hi);
+  if (start < hi) run_loop(&R, threads, team, start, hi);
   if (S.progress) fputc('\n', stderr);
 
   size_t written = om_reorder_next(reorder);

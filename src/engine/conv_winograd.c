@@ -14,6 +14,7 @@
 #include "engine/op.h"
 #include "engine/vmath.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,26 +333,42 @@ INL void output_tiles(const om_wino *w, const float *M, int64_t kk, int64_t t0, 
   }
 }
 
+/* One image on team thread tid of nt (nt = 1: the whole serial run). V and M (the shared slice-0
+ * buffers) are filled cooperatively: input transform split over channels, the 36 GEMMs split over
+ * (xi, row block), the output transform over output channels, with a barrier between phases; the
+ * gather rows and GEMM packing use the thread's own slice `mine`. Every value is computed by the
+ * same operations whatever nt is. */
 INL void wino_body(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
-                   float alpha, float beta, float *y, void *scratch, int v512) {
-  const int64_t C = w->C, K = w->K, TB = w->TB, TW = w->TW, T = w->T;
+                   float alpha, float beta, float *y, void *scratch, char *mine, int tid, int nt,
+                   int v512) {
+  const int64_t C = w->C, K = w->K, TB = w->TB, TW = w->TW, T = w->T, mr = w->k->mr;
   const int64_t ihw = w->H * w->W, ohw = w->OH * w->OW;
   float *V = scratch;
   float *M = (float *)((char *)scratch + w->off_m);
-  float *d = (float *)((char *)scratch + w->off_d), *t = d + 36 * TW;
+  float *d = (float *)(mine + w->off_d), *t = d + 36 * TW;
   float *s = t + 36 * TW, *o = s + 24 * TB;
-  void *gs = (char *)scratch + w->off_g;
+  void *gs = mine + w->off_g;
+  /* GEMM work items: 36 transforms x rb row blocks (rb > 1 only for teams larger than 36) */
+  const int64_t mp = (K + mr - 1) / mr, rb = nt > 36 ? ((nt + 35) / 36 < mp ? (nt + 35) / 36 : mp) : 1;
+  const int64_t items = 36 * rb;
+  const int64_t c0 = C * tid / nt, c1 = C * (tid + 1) / nt, k0 = K * tid / nt, k1 = K * (tid + 1) / nt;
+  const int64_t it0 = items * tid / nt, it1 = items * (tid + 1) / nt;
   for (int64_t t0 = 0; t0 < T; t0 += TB) {
     int64_t tb = T - t0 < TB ? T - t0 : TB;
     int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW, npad = (tb + w->k->nr - 1) / w->k->nr * w->k->nr;
     (void)npad;
-    for (int64_t c = 0; c < C; c++)
+    for (int64_t c = c0; c < c1; c++)
       for (int64_t ty = ty0; ty <= ty1; ty++) {
         int64_t a = ty == ty0 ? t0 % TW : 0, e = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
         if (v512) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, npad);
         else input_tiles(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, t);
       }
-    for (int xi = 0; xi < 36; xi++) {
+    if (nt > 1) {
+#pragma omp barrier
+    }
+    for (int64_t it = it0; it < it1; it++) {
+      int xi = (int)(it / rb);
+      int64_t r = it % rb;
       om_gemm_args g = {0};
       g.M = K;
       g.N = tb;
@@ -366,9 +383,12 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
       }
       g.c = M + xi * K * TB;
       g.ldc = TB;
-      om_gemm(w->k, &g, gs);
+      om_gemm_range(w->k, &g, gs, mp * r / rb * mr, mp * (r + 1) / rb * mr, 0, tb);
     }
-    for (int64_t kk = 0; kk < K; kk++)
+    if (nt > 1) {
+#pragma omp barrier
+    }
+    for (int64_t kk = k0; kk < k1; kk++)
       output_tiles(w, M, kk, t0, tb, bias ? bias[kk] : 0.0f, sum ? sum + kk * ohw : NULL, act, alpha,
                    beta, y + kk * ohw, s, o, v512);
   }
@@ -376,24 +396,42 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
 
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 static void wino_avx512(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
-                        float alpha, float beta, float *y, void *scratch) {
-  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch, 1);
+                        float alpha, float beta, float *y, void *scratch, char *mine, int tid, int nt) {
+  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch, mine, tid, nt, 1);
 }
 
 __attribute__((target("avx2,fma")))
 static void wino_avx2(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
-                      float alpha, float beta, float *y, void *scratch) {
-  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch, 0);
+                      float alpha, float beta, float *y, void *scratch, char *mine, int tid, int nt) {
+  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch, mine, tid, nt, 0);
 }
 
 static void wino_generic(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
-                         float alpha, float beta, float *y, void *scratch) {
-  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch, 0);
+                         float alpha, float beta, float *y, void *scratch, char *mine, int tid, int nt) {
+  wino_body(w, x, bias, sum, act, alpha, beta, y, scratch, mine, tid, nt, 0);
+}
+
+static void wino_dispatch(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                          float alpha, float beta, float *y, void *scratch, char *mine, int tid, int nt) {
+  if (w->k->path == OM_KERNEL_AVX512) wino_avx512(w, x, bias, sum, act, alpha, beta, y, scratch, mine, tid, nt);
+  else if (w->k->path == OM_KERNEL_AVX2) wino_avx2(w, x, bias, sum, act, alpha, beta, y, scratch, mine, tid, nt);
+  else wino_generic(w, x, bias, sum, act, alpha, beta, y, scratch, mine, tid, nt);
 }
 
 void om_wino_run(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
                  float alpha, float beta, float *y, void *scratch) {
-  if (w->k->path == OM_KERNEL_AVX512) wino_avx512(w, x, bias, sum, act, alpha, beta, y, scratch);
-  else if (w->k->path == OM_KERNEL_AVX2) wino_avx2(w, x, bias, sum, act, alpha, beta, y, scratch);
-  else wino_generic(w, x, bias, sum, act, alpha, beta, y, scratch);
+  wino_dispatch(w, x, bias, sum, act, alpha, beta, y, scratch, scratch, 0, 1);
+}
+
+void om_wino_run_par(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                     float alpha, float beta, float *y, void *scratch, om_intra team) {
+  if (team.nthreads <= 1) {
+    om_wino_run(w, x, bias, sum, act, alpha, beta, y, scratch);
+    return;
+  }
+#pragma omp parallel num_threads(team.nthreads)
+  {
+    int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+    wino_dispatch(w, x, bias, sum, act, alpha, beta, y, scratch, om_intra_slice(scratch, &team, tid), tid, nt);
+  }
 }

@@ -36,5 +36,10 @@ int om_wino_transform_weights(om_wino *w, const float *wt, float *u, char *err);
 /* One image: x [C][H][W] -> y [K][OH][OW] = act(conv + bias + sum); bias / sum may be NULL. */
 void om_wino_run(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
                  float alpha, float beta, float *y, void *scratch);
+/* The same on a team of up to team.nthreads threads (an OpenMP region; serial when 1): scratch holds
+ * team.nthreads slices team.stride bytes apart, each at least the om_wino_setup size. Bit-identical
+ * to om_wino_run. */
+void om_wino_run_par(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
+                     float alpha, float beta, float *y, void *scratch, om_intra team);
 
 #endif

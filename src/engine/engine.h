@@ -70,6 +70,11 @@ void om_plan_describe(const om_plan *p, void (*emit)(void *ctx, const char *line
 
 /* Workspace: call from the thread that will use it, so its pages are first touched there. */
 int om_workspace_new(const om_plan *p, om_workspace **out, char *err);
+/* A workspace for nthreads cooperating threads (1..4096): one arena and nthreads scratch slices.
+ * om_run with it opens OpenMP regions of up to nthreads threads inside the heavy kernels (the
+ * caller enables nesting, omp_set_max_active_levels, when it runs om_run inside a parallel loop).
+ * Results are bit-identical to a 1-thread workspace. om_workspace_new is nthreads = 1. */
+int om_workspace_new_threads(const om_plan *p, int nthreads, om_workspace **out, char *err);
 void om_workspace_free(om_workspace *w);
 void *om_workspace_input(om_workspace *w, int i);         /* write input i here (dense, C order) */
 const void *om_workspace_output(const om_workspace *w, int i);

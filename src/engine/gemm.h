@@ -85,6 +85,32 @@ size_t om_gemm_scratch_bytes(const om_gemm_kernel *k, int64_t M, int64_t N, int6
 /* Runs the product; scratch is 64-byte aligned, om_gemm_scratch_bytes long. Never fails. */
 void om_gemm(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch);
 
+/* ---- intra-op threads: several threads cooperate on one image ----
+ * om_run sets, for the calling thread, how many threads the kernels may use and how far apart the
+ * threads' scratch slices are (a workspace from om_workspace_new_threads: nthreads slices of the
+ * plan's scratch, each stride bytes, slice t for team thread t). Kernels read it with om_intra_get;
+ * nthreads <= 1 means run serially and open no OpenMP region. Work is always split over output
+ * elements (rows, columns, tiles, channels), never over a reduction, so results are bit-identical
+ * whatever the thread count. */
+typedef struct om_intra {
+  int nthreads;
+  size_t stride;
+} om_intra;
+om_intra om_intra_get(void);
+void om_intra_set(om_intra v);
+/* Scratch slice of team thread t. */
+static inline void *om_intra_slice(void *scratch, const om_intra *in, int t) {
+  return (char *)scratch + (size_t)t * in->stride;
+}
+/* om_gemm on up to in.nthreads threads (an OpenMP region; serial when in.nthreads <= 1 or the
+ * product is small): output tiles split over rows and/or columns, thread t packing into its own
+ * scratch slice (each om_gemm_scratch_bytes long). Bit-identical to om_gemm. */
+void om_gemm_par(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch, om_intra in);
+/* The same on a sub-range of C: rows [i0, i1) (i0 a multiple of mr), columns [j0, j1) (j0 a multiple
+ * of nr); what a team thread calls when the caller already runs inside its own parallel region. */
+void om_gemm_range(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch, int64_t i0,
+                   int64_t i1, int64_t j0, int64_t j1);
+
 /* Applies an activation to n floats in place (scalar; used by kernels for the rare activations
  * they do not vectorize: sigmoid, silu). */
 void om_gemm_act_inplace(float *x, int64_t n, int act, float alpha, float beta);

@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "engine/op.h"
 
+#include <omp.h>
 #include <string.h>
 
 #define REF_MR 4
@@ -153,13 +154,16 @@ size_t om_gemm_scratch_bytes(const om_gemm_kernel *k, int64_t M, int64_t N, int6
   return bytes;
 }
 
-void om_gemm(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch) {
+void om_gemm_range(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch, int64_t i0,
+                   int64_t i1, int64_t j0, int64_t j1) {
   const int64_t M = g->M, N = g->N, K = g->K, mr = k->mr, nr = k->nr;
-  if (M <= 0 || N <= 0) return;
+  if (i1 > M) i1 = M;
+  if (j1 > N) j1 = N;
+  if (i0 >= i1 || j0 >= j1) return;
   const int64_t NCB = nc_block(k), MCB = mc_block(k);
-  const int64_t mpad = round_up(M, mr), npad = round_up(N, nr);
+  const int64_t mpad = round_up(M, mr), npad = round_up(N, nr), w = j1 - j0;
   int64_t kc0 = K < OM_GEMM_KC ? K : OM_GEMM_KC;
-  int64_t ncmax = round_up(N < NCB ? N : NCB, nr);
+  int64_t ncmax = round_up(w < NCB ? w : NCB, nr);
   float *bbuf = scratch, *abuf = scratch;
   if (!g->b_packed) abuf = bbuf + OM_ALIGN_UP((size_t)(kc0 * ncmax) * sizeof(float), 64) / 4;
   om_gemm_bmat bm = {g->b, g->b_rs, g->b_cs, 1.0f};
@@ -167,8 +171,8 @@ void om_gemm(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch) {
   const void *pctx = g->packb ? g->packb_ctx : &bm;
   float ascale = g->a_scale == 0.0f ? 1.0f : g->a_scale;
 
-  for (int64_t jc = 0; jc < N; jc += NCB) {
-    int64_t nc = N - jc < NCB ? N - jc : NCB;
+  for (int64_t jc = j0; jc < j1; jc += NCB) {
+    int64_t nc = j1 - jc < NCB ? j1 - jc : NCB;
     /* K == 0 still runs one pass so the epilogue (init, bias, activation) is applied. */
     for (int64_t pc = 0; pc < K || (pc == 0 && K == 0); pc += OM_GEMM_KC) {
       int64_t kc = K - pc < OM_GEMM_KC ? K - pc : OM_GEMM_KC;
@@ -180,8 +184,8 @@ void om_gemm(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch) {
         packb(pctx, pc, kc, jc, nc, (int)nr, bbuf);
         bblk = bbuf;
       }
-      for (int64_t ic = 0; ic < M; ic += MCB) {
-        int64_t mc = M - ic < MCB ? M - ic : MCB;
+      for (int64_t ic = i0; ic < i1; ic += MCB) {
+        int64_t mc = i1 - ic < MCB ? i1 - ic : MCB;
         const float *ablk;
         if (g->a_packed) {
           ablk = g->a_packed + pc * mpad + ic * kc;
@@ -204,5 +208,52 @@ void om_gemm(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch) {
         }
       }
     }
+  }
+}
+
+void om_gemm(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch) {
+  om_gemm_range(k, g, scratch, 0, g->M, 0, g->N);
+}
+
+/* ---- intra-op threads ---- */
+static _Thread_local om_intra tl_intra = {1, 0};
+
+om_intra om_intra_get(void) { return tl_intra; }
+void om_intra_set(om_intra v) { tl_intra = v; }
+
+/* Relative cost of a tm x tn split of the output tiles over tm*tn threads: tiles per thread, plus
+ * packing (a packed B panel costs about half a tile; every thread packs the B panels of its
+ * columns, and the A panels of its rows when A is not pre-packed). */
+static double split_cost(int64_t mp, int64_t np, int tm, int tn, int apack, int bpack) {
+  int64_t pm = (mp + tm - 1) / tm, pn = (np + tn - 1) / tn;
+  return (double)(pm * pn) + (bpack ? 0.5 * (double)pn : 0.0) + (apack ? 0.5 * (double)pm : 0.0);
+}
+
+void om_gemm_par(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch, om_intra in) {
+  const int64_t M = g->M, N = g->N;
+  double work = (double)M * (double)N * (double)(g->K > 0 ? g->K : 1);
+  /* a parallel region costs a few microseconds: not worth it for tiny products */
+  if (in.nthreads <= 1 || M <= 0 || N <= 0 || work < 262144.0) {
+    om_gemm(k, g, scratch);
+    return;
+  }
+  const int64_t mp = (M + k->mr - 1) / k->mr, np = (N + k->nr - 1) / k->nr;
+#pragma omp parallel num_threads(in.nthreads)
+  {
+    int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    int best_tm = 1;
+    double best = -1.0;
+    for (int tm = 1; tm <= nt; tm++) {
+      if (nt % tm) continue;
+      double c = split_cost(mp, np, tm, nt / tm, g->a_packed == NULL, g->b_packed == NULL);
+      if (best < 0 || c < best - 1e-9) {
+        best = c;
+        best_tm = tm;
+      }
+    }
+    int tm = best_tm, tn = nt / tm, r = t / tn, q = t % tn;
+    int64_t pi0 = mp * r / tm, pi1 = mp * (r + 1) / tm, pj0 = np * q / tn, pj1 = np * (q + 1) / tn;
+    om_gemm_range(k, g, om_intra_slice(scratch, &in, t), pi0 * k->mr, pi1 * k->mr, pj0 * k->nr,
+                  pj1 * k->nr);
   }
 }

@@ -22,6 +22,7 @@
 #include "engine/vmath.h"
 
 #include <immintrin.h>
+#include <omp.h>
 #include <string.h>
 
 enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DEPTHWISE, CONV_TRANSPOSE, CONV_WINOGRAD };
@@ -445,6 +446,25 @@ static int conv_prepare(om_prep *p, char *err) {
   return OM_OK;
 }
 
+/* Depthwise planes [q0, q1) of q = n*M + m (one image n, output channel m each). */
+static void dw_planes(const conv_params *c, const float *x, const float *w, const float *bias,
+                      const float *sum, float *y, int64_t q0, int64_t q1, void *scratch) {
+  const int64_t ihw = c->D * c->H * c->W, ohw = c->OD * c->OH * c->OW;
+  int path = c->k->path;
+  for (int64_t q = q0; q < q1; q++) {
+    int64_t n = q / c->M, m = q % c->M, gi = m / c->Mg;
+    const float *xs = x + (n * c->C + gi) * ihw;
+    const float *ws = w + m * c->Kg;
+    const float *ss = sum ? sum + q * ohw : NULL;
+    float *ys = y + q * ohw;
+    float bv = bias ? bias[m] : 0.0f;
+    if (c->dw_fast) om_dw_plane_avx512(&c->dwk, xs, ws, bv, ss, c->act, c->alpha, c->beta, ys, scratch);
+    else if (path == OM_KERNEL_AVX512) dw_plane_avx512(c, xs, ws, bv, ss, ys);
+    else if (path == OM_KERNEL_AVX2) dw_plane_avx2(c, xs, ws, bv, ss, ys);
+    else dw_plane(c, xs, ws, bv, ss, ys);
+  }
+}
+
 static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
                      void *scratch) {
   const conv_params *c = params;
@@ -453,27 +473,28 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
   const float *sum = c->has_sum ? in[3].data : NULL;
   float *y = out[0].data;
   const int64_t ihw = c->D * c->H * c->W, ohw = c->OD * c->OH * c->OW;
+  om_intra team = om_intra_get();
   if (c->kind == CONV_DEPTHWISE) {
-    int path = c->k->path;
-    for (int64_t n = 0; n < c->N; n++)
-      for (int64_t m = 0; m < c->M; m++) {
-        int64_t gi = m / c->Mg;
-        const float *xs = x + (n * c->C + gi) * ihw;
-        const float *ws = w + m * c->Kg;
-        const float *ss = sum ? sum + (n * c->M + m) * ohw : NULL;
-        float *ys = y + (n * c->M + m) * ohw;
-        float bv = bias ? bias[m] : 0.0f;
-        if (c->dw_fast) om_dw_plane_avx512(&c->dwk, xs, ws, bv, ss, c->act, c->alpha, c->beta, ys, scratch);
-        else if (path == OM_KERNEL_AVX512) dw_plane_avx512(c, xs, ws, bv, ss, ys);
-        else if (path == OM_KERNEL_AVX2) dw_plane_avx2(c, xs, ws, bv, ss, ys);
-        else dw_plane(c, xs, ws, bv, ss, ys);
+    /* planes are independent: split them over the team, each thread with its scratch slice */
+    int64_t planes = c->N * c->M;
+    int nt = team.nthreads;
+    if (planes < 2 || (double)planes * (double)ohw * (double)c->Kg < 65536.0) nt = 1;
+    if (nt <= 1) {
+      dw_planes(c, x, w, bias, sum, y, 0, planes, scratch);
+    } else {
+#pragma omp parallel num_threads(nt)
+      {
+        int t = omp_get_thread_num(), n = omp_get_num_threads();
+        dw_planes(c, x, w, bias, sum, y, planes * t / n, planes * (t + 1) / n,
+                  om_intra_slice(scratch, &team, t));
       }
+    }
     return;
   }
   if (c->kind == CONV_WINOGRAD) {
     for (int64_t n = 0; n < c->N; n++)
-      om_wino_run(&c->wino, x + n * c->C * ihw, bias, sum ? sum + n * c->M * ohw : NULL, c->act, c->alpha,
-                  c->beta, y + n * c->M * ohw, scratch);
+      om_wino_run_par(&c->wino, x + n * c->C * ihw, bias, sum ? sum + n * c->M * ohw : NULL, c->act,
+                      c->alpha, c->beta, y + n * c->M * ohw, scratch, team);
     return;
   }
   for (int64_t n = 0; n < c->N; n++)
@@ -511,7 +532,7 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
       g.epi.alpha = c->alpha;
       g.epi.beta = c->beta;
       if (c->wbf16) om_gemm_bf16(&g, c->wbf16 + gi * c->wbf16_stride, scratch);
-      else om_gemm(c->k, &g, scratch);
+      else om_gemm_par(c->k, &g, scratch, team);
     }
 }
 

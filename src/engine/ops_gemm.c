@@ -95,7 +95,7 @@ static void run_one(const mm_params *c, const float *a, const float *b, float *y
   g.c = y; g.ldc = c->N;
   if (init) { g.init = y; g.ldi = c->N; }
   g.epi.act = c->act; g.epi.alpha = c->act_alpha; g.epi.beta = c->act_beta;
-  om_gemm(c->k, &g, scratch);
+  om_gemm_par(c->k, &g, scratch, om_intra_get());
 }
 
 /* ---- Gemm ---- */

@@ -4,9 +4,11 @@
  * output is refused. Output sizes follow the ONNX spec: with ceil_mode the last window must start
  * inside the input or the left padding. */
 #include "engine/op.h"
+#include "engine/gemm.h"
 #include "engine/op_util.h"
 
 #include <float.h>
+#include <omp.h>
 #include <string.h>
 
 enum { POOL_MAX, POOL_AVG, POOL_GMAX, POOL_GAVG };
@@ -111,6 +113,8 @@ static int avgpool_prepare(om_prep *p, char *err) { return pool_common(p, POOL_A
 static int gmax_prepare(om_prep *p, char *err) { return pool_common(p, POOL_GMAX, err); }
 static int gavg_prepare(om_prep *p, char *err) { return pool_common(p, POOL_GAVG, err); }
 
+static void pool_planes(const pool_params *c, const float *x, float *y, int64_t q0, int64_t q1);
+
 static void pool_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
                      void *scratch) {
   const pool_params *c = params;
@@ -132,7 +136,24 @@ static void pool_run(const void *params, const om_tensor *in, int nin, om_tensor
     }
     return;
   }
-  for (int64_t q = 0; q < c->NC; q++) {
+  /* planes are independent: split them over the team when there is enough work */
+  om_intra team = om_intra_get();
+  int64_t ksz = c->k[0] * c->k[1] * c->k[2];
+  if (team.nthreads > 1 && c->NC > 1 && (double)c->NC * (double)ohw * (double)ksz >= 65536.0) {
+#pragma omp parallel num_threads(team.nthreads)
+    {
+      int t = omp_get_thread_num(), n = omp_get_num_threads();
+      pool_planes(c, x, y, c->NC * t / n, c->NC * (t + 1) / n);
+    }
+  } else {
+    pool_planes(c, x, y, 0, c->NC);
+  }
+}
+
+/* Windowed pooling of planes [q0, q1) (q = n*C + c). */
+static void pool_planes(const pool_params *c, const float *x, float *y, int64_t q0, int64_t q1) {
+  const int64_t ihw = c->in[0] * c->in[1] * c->in[2], ohw = c->out[0] * c->out[1] * c->out[2];
+  for (int64_t q = q0; q < q1; q++) {
     const float *xs = x + q * ihw;
     float *ys = y + q * ohw;
     for (int64_t oz = 0; oz < c->out[0]; oz++)

@@ -15,6 +15,7 @@
  * from mmap (zero already, huge-page advised, no memset) and buffers that are fully overwritten
  * are never zeroed. */
 #include "engine/engine.h"
+#include "engine/gemm.h"
 #include "engine/op.h"
 #include "engine/op_util.h"
 #include "engine/plan_debug.h"
@@ -214,6 +215,7 @@ struct om_workspace {
   uint8_t *base;
   void *scratch;
   om_tensor *descs;
+  int nthreads;                 /* cooperating threads inside om_run (scratch slices) */
 };
 
 typedef struct {
@@ -1411,10 +1413,21 @@ static void *loc_ptr(const loc *l, uint8_t *base) {
 }
 
 int om_workspace_new(const om_plan *p, om_workspace **out, char *err) {
+  return om_workspace_new_threads(p, 1, out, err);
+}
+
+int om_workspace_new_threads(const om_plan *p, int nthreads, om_workspace **out, char *err) {
   *out = NULL;
+  if (nthreads < 1 || nthreads > 4096)
+    return om_seterr(err, OM_E_INVALID, "workspace thread count %d is not in 1..4096", nthreads);
+  size_t scr, total;
+  /* one scratch slice per cooperating thread (scratch_bytes is a multiple of 64) */
+  if (om_mul_size(p->scratch_bytes, (size_t)nthreads, &scr) || om_add_size(p->arena_bytes, scr, &total))
+    return om_seterr(err, OM_E_LIMIT, "workspace for %d threads overflows (scratch %zu bytes each)",
+                     nthreads, p->scratch_bytes);
   om_workspace *w = calloc(1, sizeof *w);
   if (!w) return om_seterr(err, OM_E_NOMEM, "out of memory for a workspace");
-  size_t total = p->arena_bytes + p->scratch_bytes;
+  w->nthreads = nthreads;
   w->plan = p;
   w->base = om_alloc_aligned(total ? total : 64);
   w->descs = malloc(sizeof(om_tensor) * (size_t)(p->ndescs + 1));
@@ -1455,11 +1468,15 @@ const void *om_workspace_output(const om_workspace *w, int i) {
 
 int om_run(const om_plan *p, om_workspace *w, char *err) {
   if (w->plan != p) return om_seterr(err, OM_E_INVALID, "workspace belongs to another plan");
+  /* kernels read the team size from the calling thread (op.h's run() has no room for it) */
+  om_intra prev = om_intra_get(), cur = {w->nthreads, w->plan->scratch_bytes};
+  if (w->nthreads > 1) om_intra_set(cur);
   for (int s = 0; s < p->nsteps; s++) {
     const step *S = &p->steps[s];
     om_tensor *t = &w->descs[S->desc];
     S->run(S->params, t, S->nin, t + S->nin, S->nout, w->scratch);
   }
+  if (w->nthreads > 1) om_intra_set(prev);
   return OM_OK;
 }
 
