@@ -947,6 +947,8 @@ int om_cli_run(const om_cli *c) {
   const char *tsrc = "-j";
   int threads = c->threads ? c->threads : om_cli_default_threads(&tsrc);
   int team = threads; /* threads the image loop leaves idle help inside the network */
+  const char *intra = getenv("OM_INTRA"); /* "0": they stay idle (A/B runs; oversubscribed hosts) */
+  int intra_off = intra && strcmp(intra, "0") == 0;
   size_t todo = hi - start;
   if (todo && (size_t)threads > todo) threads = (int)todo;
   omp_set_max_active_levels(1); /* kernels stay single-threaded inside the image loop */
@@ -1050,7 +1052,7 @@ int om_cli_run(const om_cli *c) {
   if (mpi.active) mpi_run_master(&R, &mpi, threads, start, hi);
   else
 #endif
-  if (start < hi) run_loop(&R, threads, team, start, hi);
+  if (start < hi) run_loop(&R, threads, intra_off ? threads : team, start, hi);
   if (S.progress) fputc('\n', stderr);
 
   size_t written = om_reorder_next(reorder);
