@@ -22,11 +22,14 @@ trap 'rm -rf "$TMP"' EXIT
 dirs=("$ZOO")
 if [ "${OM_ZOO_EXTRA:-0}" = 1 ]; then
   EXTRA=${OM_BUILD_DIR:-$TMP}/zoo_extra
-  if [ ! -f "$EXTRA/.complete" ]; then
+  # .complete holds the model list it was made for: a changed "small" set re-exports
+  want=$("$PY" -c "import sys; sys.path.insert(0, '$SRC/tools'); import export_zoo; print(' '.join(export_zoo.SMALL))" 2>/dev/null)
+  if [ ! -f "$EXTRA/.complete" ] || [ "$(cat "$EXTRA/.complete")" != "$want" ]; then
+    rm -rf "$EXTRA"
     if "$PY" -c "import torch, torchvision" 2>/dev/null; then
       echo "exporting the extra zoo into $EXTRA (tools/export_zoo.py small)"
       "$PY" "$SRC/tools/export_zoo.py" "$EXTRA" small --report "$EXTRA/report.md" 2>"$TMP/export.log" \
-        && touch "$EXTRA/.complete" || { echo "FAIL: export_zoo.py (see below)"; tail -20 "$TMP/export.log"; exit 1; }
+        && echo "$want" > "$EXTRA/.complete" || { echo "FAIL: export_zoo.py (see below)"; tail -20 "$TMP/export.log"; exit 1; }
     else
       echo "note: python3-torch/torchvision missing, extra zoo not checked"
     fi
