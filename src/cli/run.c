@@ -8,6 +8,7 @@
 #include <math.h>
 #include <omp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,15 @@
 #include "io/reorder.h"
 #include "onnx/onnx.h"
 
-static volatile sig_atomic_t g_signal = 0;
+/* Set by the signal handler, read by every thread: a lock-free atomic is both async-signal-safe
+ * and race-free between threads (volatile sig_atomic_t is only the former). */
+static atomic_int g_signal = 0;
+
+static int signalled(void) { return atomic_load_explicit(&g_signal, memory_order_relaxed); }
 
 static void on_signal(int sig) {
-  if (!g_signal) g_signal = sig;
+  int none = 0;
+  atomic_compare_exchange_strong(&g_signal, &none, sig);
 }
 
 static double now_s(void) {
@@ -414,7 +420,7 @@ static void put_row(run_ctx *R, size_t i, const char *text, size_t len, const fl
  * images as threads every inner count is 1: no nested region is ever opened. */
 static void loop_index(run_ctx *R, thread_ctx *t, size_t i) {
   if (is_fatal(R) || om_reorder_failed(R->reorder)) return;
-  if (g_signal) {
+  if (signalled()) {
     om_reorder_stop(R->reorder);
     return;
   }
@@ -441,7 +447,10 @@ static void run_loop(run_ctx *R, int threads, int team, size_t start, size_t end
     int me = omp_get_thread_num();
     thread_init_n(R, &t, base + (me < extra));
 #pragma omp barrier
-#pragma omp for schedule(dynamic, 1)
+    /* monotonic: each thread takes the next index in increasing order, which the reorder window
+     * relies on; LLVM's libomp implements plain (nonmonotonic) dynamic as stealing from per-thread
+     * ranges, which would park every thread but one at the window's edge. */
+#pragma omp for schedule(monotonic : dynamic, 1)
     for (size_t i = start; i < end; i++) loop_index(R, &t, i);
     thread_free(&t);
   }
@@ -459,8 +468,8 @@ static int is_stopping(run_ctx *R) {
   int stopped;
 #pragma omp atomic read
   stopped = R->stopped;
-  if (g_signal) om_reorder_stop(R->reorder);
-  return stopped || g_signal || is_fatal(R) || om_reorder_failed(R->reorder);
+  if (signalled()) om_reorder_stop(R->reorder);
+  return stopped || signalled() || is_fatal(R) || om_reorder_failed(R->reorder);
 }
 
 /* Up to max indices from the dispenser, never past the reorder window, so that every index handed
@@ -643,10 +652,10 @@ static void mpi_run_worker(run_ctx *R, int threads) {
       }
 #pragma omp barrier
       if (count == 0) break;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(monotonic : dynamic, 1)
       for (uint64_t j = 0; j < count; j++) {
         lens[j] = OM_MPI_MISSING;
-        if (is_fatal(R) || g_signal) continue;
+        if (is_fatal(R) || signalled()) continue;
         int e = process_index(R, &t, (size_t)(first + j));
         if (e < 0) continue;
         rows[j].len = 0;
@@ -1068,7 +1077,7 @@ int om_cli_run(const om_cli *c) {
     goto done; /* a closed stdout pipe ends quietly with 2 */
   }
   int interrupted = written < hi;
-  int sig = g_signal;
+  int sig = signalled();
   if (c->raw && om_npy_writer_finish(&npw, err) != OM_OK) {
     fprintf(stderr, "ompredict: write error on %s: %s\n", c->raw, err);
     goto done;

@@ -23,13 +23,13 @@ struct om_reorder {
   slot *slots;
   om_reorder_sink sink;
   void *ctx;
-  const volatile sig_atomic_t *stop_flag;
+  const atomic_int *stop_flag;
   int stopped, failed, draining;
   size_t waits;
 };
 
 int om_reorder_new(size_t window, size_t start, size_t end, size_t raw_elems, om_reorder_sink sink,
-                   void *ctx, const volatile sig_atomic_t *stop, om_reorder **out, char *err) {
+                   void *ctx, const atomic_int *stop, om_reorder **out, char *err) {
   *out = NULL;
   if (window == 0) return om_seterr(err, OM_E_INVALID, "reorder window must be at least 1");
   size_t raw_bytes;
@@ -91,7 +91,7 @@ int om_reorder_put(om_reorder *r, size_t index, const char *text, size_t len, co
   pthread_mutex_lock(&r->mu);
   int counted = 0;
   while (index >= r->next + r->window && !r->stopped && !r->failed) {
-    if (r->stop_flag && *r->stop_flag) {
+    if (r->stop_flag && atomic_load_explicit(r->stop_flag, memory_order_relaxed)) {
       r->stopped = 1;
       pthread_cond_broadcast(&r->cv);
       break;

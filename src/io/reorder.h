@@ -10,6 +10,7 @@
 #define OM_REORDER_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "common/om.h"
@@ -24,7 +25,7 @@ typedef struct om_reorder om_reorder;
 /* Rows start..end-1 are expected; raw_elems floats per raw row (0: none). `stop` (optional) is
  * polled while waiting, so a signal flag releases waiting threads (see om_reorder_stop). */
 int om_reorder_new(size_t window, size_t start, size_t end, size_t raw_elems, om_reorder_sink sink,
-                   void *ctx, const volatile sig_atomic_t *stop, om_reorder **out, char *err);
+                   void *ctx, const atomic_int *stop, om_reorder **out, char *err);
 void om_reorder_free(om_reorder *r);
 
 /* Hands in row `index` (copied). Returns OM_OK when stored (and possibly written),

@@ -52,7 +52,7 @@ static void run_case(size_t n, int threads, size_t w, int slow_every) {
 #pragma omp parallel num_threads(threads)
   {
     unsigned seed = (unsigned)omp_get_thread_num() * 7919u + 1;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(monotonic : dynamic, 1)
     for (size_t i = 0; i < n; i++) {
       long d = (long)(rand_r(&seed) % 200);
       if (slow_every && i % (size_t)slow_every == 3) d += 20000; /* one slow input now and then */
@@ -112,7 +112,7 @@ int main(void) {
   /* The stop flag (a signal) also releases waiters, without anyone calling stop. */
   {
     sink_state s = {0, 0, (size_t)-1, 0};
-    volatile sig_atomic_t flag = 1;
+    atomic_int flag = 1;
     om_reorder *r;
     char err[OM_ERR_LEN];
     CHECK(om_reorder_new(2, 0, 10, 0, sink, &s, &flag, &r, err) == OM_OK);
