@@ -39,24 +39,6 @@ int om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t 
   return OM_OK;
 }
 
-T512 static inline __m512 act512(__m512 v, int act, float alpha, float beta) {
-  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-  switch (act) {
-  case OM_ACT_RELU: return _mm512_max_ps(v, zero);
-  case OM_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
-  case OM_ACT_LEAKY_RELU:
-    return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_set1_ps(alpha));
-  case OM_ACT_SIGMOID: return om_vm_sigmoid512(v);
-  case OM_ACT_HARD_SIGMOID:
-    return _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta))));
-  case OM_ACT_HARD_SWISH: {
-    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-    return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
-  }
-  case OM_ACT_SILU: return om_vm_silu512(v);
-  default: return v;
-  }
-}
 
 /* Padded copy of x into s: row r holds input row r - ph (zeros outside), column c input column
  * c - pw; stride 2 stores column c at (c & 1) * half + c / 2, split 32 columns at a time with two
@@ -119,8 +101,8 @@ T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, flo
           if (m1) a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(r + koff[kx] + 16), a1);
         }
       }
-      _mm512_mask_storeu_ps(yr + ox, m0, act512(a0, act, alpha, beta));
-      if (m1) _mm512_mask_storeu_ps(yr + ox + 16, m1, act512(a1, act, alpha, beta));
+      _mm512_mask_storeu_ps(yr + ox, m0, om_vm_act512(a0, act, alpha, beta));
+      if (m1) _mm512_mask_storeu_ps(yr + ox + 16, m1, om_vm_act512(a1, act, alpha, beta));
     }
   }
 }

@@ -239,25 +239,6 @@ T512 static void input_tiles_avx512(const om_wino *w, const float *xc, int64_t c
   }
 }
 
-T512 static inline __m512 act512w(__m512 v, int act, float alpha, float beta) {
-  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-  switch (act) {
-  case OM_ACT_NONE: return v;
-  case OM_ACT_RELU: return _mm512_max_ps(v, zero);
-  case OM_ACT_CLIP: return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
-  case OM_ACT_LEAKY_RELU:
-    return _mm512_mask_mul_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), v, _mm512_set1_ps(alpha));
-  case OM_ACT_SIGMOID: return om_vm_sigmoid512(v);
-  case OM_ACT_HARD_SIGMOID:
-    return _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta))));
-  case OM_ACT_HARD_SWISH: {
-    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-    return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
-  }
-  case OM_ACT_SILU: return om_vm_silu512(v);
-  default: return v;
-  }
-}
 
 /* AVX-512 twin of the scatter in output_tiles: o[(a*4+b)*tb + j] (4x4 outputs of tile j) to rows of y,
  * 16 tiles at a time interleaved by unpack / shuffle into 64 consecutive columns, with bias, sum and
@@ -301,7 +282,7 @@ T512 static void scatter_avx512(const om_wino *w, const float *o, int64_t t0, in
           __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
           __m512 v = _mm512_add_ps(out[q], bv);
           if (sr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, sr + ox));
-          v = act512w(v, act, alpha, beta);
+          v = om_vm_act512(v, act, alpha, beta);
           _mm512_mask_storeu_ps(yr + ox, m, v);
         }
       }

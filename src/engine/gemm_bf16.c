@@ -115,29 +115,6 @@ TBF static void convert_panel(const float *src, int64_t kc, uint16_t *dst) {
   }
 }
 
-TBF static inline __m512 act512(__m512 v, int act, float alpha, float beta) {
-  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
-  switch (act) {
-  case OM_ACT_RELU: return _mm512_max_ps(v, zero);
-  case OM_ACT_CLIP:
-    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
-  case OM_ACT_LEAKY_RELU: {
-    __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
-    return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
-  }
-  case OM_ACT_HARD_SIGMOID: {
-    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta));
-    return _mm512_max_ps(zero, _mm512_min_ps(one, t));
-  }
-  case OM_ACT_HARD_SWISH: {
-    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
-    return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
-  }
-  case OM_ACT_SIGMOID: return om_vm_sigmoid512(v);
-  case OM_ACT_SILU: return om_vm_silu512(v);
-  default: return v;
-  }
-}
 
 /* a: kp x MR words, b: kp x NR words; c tile mr x nr (mr <= 8, nr <= 32), 16 zmm accumulators. */
 TBF static void ukr_bf16(int64_t kp, const uint32_t *a, const uint32_t *b, float *c, int64_t ldc,
@@ -187,8 +164,8 @@ TBF static void ukr_bf16(int64_t kp, const uint32_t *a, const uint32_t *b, float
       c##i##b = _mm512_add_ps(c##i##b, bv);                                                \
     }                                                                                      \
     if (act != OM_ACT_NONE) {                                                              \
-      c##i##a = act512(c##i##a, act, al, be);                                              \
-      c##i##b = act512(c##i##b, act, al, be);                                              \
+      c##i##a = om_vm_act512(c##i##a, act, al, be);                                              \
+      c##i##b = om_vm_act512(c##i##b, act, al, be);                                              \
     }                                                                                      \
     _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a);                                     \
     _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);                                \

@@ -21,6 +21,8 @@ float om_vm_silu1(float x);
 
 #ifdef OM_VMATH_AVX512
 #include <immintrin.h>
+
+#include "engine/op.h"
 __attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_exp512(__m512 x) {
   /* beyond these |x| the result is 0 / inf anyway; clamping keeps n in scalef's useful range */
   /* operand order keeps a NaN x (max/min return the second operand on NaN) */
@@ -48,6 +50,32 @@ __attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_sigmo
 }
 __attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_silu512(__m512 x) {
   return _mm512_mul_ps(x, om_vm_sigmoid512(x));
+}
+/* The fused epilogue activations (om_act, see op.h) on 16 floats; one copy for every AVX-512 kernel
+ * (GEMM, bf16 GEMM, Winograd output transform, depthwise). */
+__attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_act512(__m512 v, int act,
+                                                                                 float alpha, float beta) {
+  const __m512 zero = _mm512_setzero_ps(), one = _mm512_set1_ps(1.0f);
+  switch (act) {
+  case OM_ACT_RELU: return _mm512_max_ps(v, zero);
+  case OM_ACT_CLIP:
+    return _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(alpha)), _mm512_set1_ps(beta));
+  case OM_ACT_LEAKY_RELU: {
+    __mmask16 neg = _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ);
+    return _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha));
+  }
+  case OM_ACT_HARD_SIGMOID: {
+    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(alpha), _mm512_set1_ps(beta));
+    return _mm512_max_ps(zero, _mm512_min_ps(one, t));
+  }
+  case OM_ACT_HARD_SWISH: {
+    __m512 t = _mm512_fmadd_ps(v, _mm512_set1_ps(1.0f / 6.0f), _mm512_set1_ps(0.5f));
+    return _mm512_mul_ps(v, _mm512_max_ps(zero, _mm512_min_ps(one, t)));
+  }
+  case OM_ACT_SIGMOID: return om_vm_sigmoid512(v);
+  case OM_ACT_SILU: return om_vm_silu512(v);
+  default: return v;
+  }
 }
 #endif
 
