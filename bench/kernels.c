@@ -200,7 +200,7 @@ int main(int argc, char **argv) {
     if (wino) { /* the same layer with Winograd off, for comparison */
       setenv("OM_WINOGRAD", "0", 1);
       tdirect = bench_layer(L, path, runs, err);
-      unsetenv("OM_WINOGRAD");
+      setenv("OM_WINOGRAD", "1", 1); /* Winograd is opt-in: the main column uses it */
     }
     double t = bench_layer(L, path, runs, err);
     if (t < 0) {

@@ -12,7 +12,7 @@
 
 #define OM_ERR_LEN 512
 #define OM_MAX_DIMS 8
-#define OM_MAX_IO 16 /* most inputs or outputs one node may have */
+#define OM_MAX_IO 64 /* most inputs or outputs one node may have (DenseNet Concats take up to 49) */
 
 typedef enum {
   OM_OK = 0,

@@ -393,6 +393,7 @@ static int zoo(void) {
 }
 
 int main(void) {
+  setenv("OM_WINOGRAD", "1", 1); /* opt-in in the product: the tests cover both routes */
   char err[OM_ERR_LEN];
   om_workspace *w = NULL;
   /* refusals: a thread count out of range names the count */

@@ -310,6 +310,7 @@ static cc mk2(int64_t N, int64_t C, int64_t H, int64_t W, int64_t M, int64_t g, 
 }
 
 int main(void) {
+  setenv("OM_WINOGRAD", "1", 1); /* opt-in in the product: the tests cover both routes */
   int paths[] = {OM_KERNEL_REF, OM_KERNEL_AVX2, OM_KERNEL_AVX512};
   for (int pi = 0; pi < 3; pi++) {
     int path = paths[pi];
