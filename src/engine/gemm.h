@@ -68,6 +68,8 @@ typedef struct om_gemm_args {
 int om_gemm_path_supported(int path);
 /* Kernel for a path (REF, AVX2, AVX512); NULL for an unknown path. Does not check the CPU. */
 const om_gemm_kernel *om_gemm_kernel_get(int path);
+/* The kernel for the wanted path, falling back AVX-512 -> AVX2 -> reference to what this CPU runs. */
+const om_gemm_kernel *om_gemm_kernel_best(int path);
 
 /* Floats needed by a whole packed A (M x K) / B (K x N); 0 on overflow. */
 size_t om_gemm_packed_a_floats(const om_gemm_kernel *k, int64_t M, int64_t K);

@@ -257,3 +257,11 @@ void om_gemm_par(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch, 
                   pj1 * k->nr);
   }
 }
+
+const om_gemm_kernel *om_gemm_kernel_best(int path) {
+  if (path == OM_KERNEL_AVX512 && om_gemm_path_supported(OM_KERNEL_AVX512))
+    return om_gemm_kernel_get(OM_KERNEL_AVX512);
+  if ((path == OM_KERNEL_AVX512 || path == OM_KERNEL_AVX2) && om_gemm_path_supported(OM_KERNEL_AVX2))
+    return om_gemm_kernel_get(OM_KERNEL_AVX2);
+  return om_gemm_kernel_get(OM_KERNEL_REF);
+}

@@ -128,3 +128,50 @@ float om_act_apply(int act, float alpha, float beta, float x) {
   default: return x;
   }
 }
+
+int om_attr_ints_fixed(const om_prep *p, const char *name, int want, int64_t *out, int64_t dflt,
+                       int64_t minv, char *err) {
+  const int64_t *v;
+  int n = om_attr_ints(p, name, &v);
+  for (int i = 0; i < want; i++) out[i] = dflt;
+  if (n < 0) return OM_OK;
+  if (n != want)
+    return om_seterr(err, OM_E_INVALID, "attribute '%s' has %d values, expected %d", name, n, want);
+  for (int i = 0; i < want; i++) {
+    if (v[i] < minv || v[i] > (1 << 24))
+      return om_seterr(err, OM_E_INVALID, "attribute '%s'[%d] = %lld is out of range", name, i,
+                       (long long)v[i]);
+    out[i] = v[i];
+  }
+  return OM_OK;
+}
+
+int om_check_float(const om_tensor *t, const char *what, char *err) {
+  if (!om_tensor_present(t)) return om_seterr(err, OM_E_INVALID, "input %s is missing", what);
+  if (t->dtype != OM_DT_FLOAT)
+    return om_seterr(err, OM_E_UNSUPPORTED, "input %s has dtype %s; only float32 is supported",
+                     what, om_dtype_name(t->dtype));
+  return OM_OK;
+}
+
+int om_read_fusion(const om_prep *p, int ndim, const int64_t *ydims, int *act, float *alpha,
+                   float *beta, int *has_sum, char *err) {
+  *act = (int)om_attr_int(p, "om_act", OM_ACT_NONE);
+  if (*act < OM_ACT_NONE || *act > OM_ACT_SILU)
+    return om_seterr(err, OM_E_INVALID, "om_act %d is not a known activation", *act);
+  *alpha = om_attr_float(p, "om_act_alpha", 0.0f);
+  *beta = om_attr_float(p, "om_act_beta", 0.0f);
+  *has_sum = om_attr_int(p, "om_sum", 0) != 0;
+  if (!*has_sum) return OM_OK;
+  const om_tensor *s = p->nin > 3 ? p->in[3] : NULL;
+  int rc = om_check_float(s, "om_sum (input 3)", err);
+  if (rc) return rc;
+  int same = s->ndim == ndim;
+  for (int i = 0; same && i < ndim; i++) same = s->dims[i] == ydims[i];
+  if (!same) {
+    char a[128], b[128];
+    return om_seterr(err, OM_E_INVALID, "fused sum input has shape %s, output is %s",
+                     om_dims_str(s->dims, s->ndim, a, sizeof a), om_dims_str(ydims, ndim, b, sizeof b));
+  }
+  return OM_OK;
+}

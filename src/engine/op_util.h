@@ -40,6 +40,15 @@ int om_tensor_ints(const om_tensor *t, const char *what, int64_t *v, size_t max,
 int om_tensor_scalar_f(const om_tensor *t, float *v);
 
 /* "1x3x224x224" (or "scalar") into buf; returns buf. */
+/* Attribute `name` as exactly `want` ints in [minv, 2^24] into out (dflt for each when absent). */
+int om_attr_ints_fixed(const om_prep *p, const char *name, int want, int64_t *out, int64_t dflt,
+                       int64_t minv, char *err);
+/* OM_OK when t is present and float32; else a message naming `what`. */
+int om_check_float(const om_tensor *t, const char *what, char *err);
+/* The planner's fusion attributes (op.h: om_act, om_act_alpha, om_act_beta, om_sum), checked: the
+ * activation is known and a fused sum (input 3) is float32 of the output's shape. */
+int om_read_fusion(const om_prep *p, int ndim, const int64_t *ydims, int *act, float *alpha,
+                   float *beta, int *has_sum, char *err);
 char *om_dims_str(const int64_t *dims, int ndim, char *buf, size_t len);
 
 #endif

@@ -219,59 +219,8 @@ static void dw_plane_avx2(const conv_params *p, const float *x, const float *w, 
 }
 
 /* ---- attribute parsing shared by Conv and ConvTranspose ---- */
-static int read_ints(const om_prep *p, const char *name, int want, int64_t *out, int64_t dflt,
-                     int64_t minv, char *err) {
-  const int64_t *v;
-  int n = om_attr_ints(p, name, &v);
-  for (int i = 0; i < want; i++) out[i] = dflt;
-  if (n < 0) return OM_OK;
-  if (n != want)
-    return om_seterr(err, OM_E_INVALID, "attribute '%s' has %d values, expected %d", name, n, want);
-  for (int i = 0; i < want; i++) {
-    if (v[i] < minv || v[i] > (1 << 24))
-      return om_seterr(err, OM_E_INVALID, "attribute '%s'[%d] = %lld is out of range", name, i,
-                       (long long)v[i]);
-    out[i] = v[i];
-  }
-  return OM_OK;
-}
-
-static int check_float(const om_tensor *t, const char *what, char *err) {
-  if (!om_tensor_present(t)) return om_seterr(err, OM_E_INVALID, "input %s is missing", what);
-  if (t->dtype != OM_DT_FLOAT)
-    return om_seterr(err, OM_E_UNSUPPORTED, "input %s has dtype %s; only float32 is supported",
-                     what, om_dtype_name(t->dtype));
-  return OM_OK;
-}
-
 static int read_fusion(om_prep *p, conv_params *c, int64_t ndim, const int64_t *ydims, char *err) {
-  c->act = (int)om_attr_int(p, "om_act", OM_ACT_NONE);
-  if (c->act < OM_ACT_NONE || c->act > OM_ACT_SILU)
-    return om_seterr(err, OM_E_INVALID, "om_act %d is not a known activation", c->act);
-  c->alpha = om_attr_float(p, "om_act_alpha", 0.0f);
-  c->beta = om_attr_float(p, "om_act_beta", 0.0f);
-  c->has_sum = om_attr_int(p, "om_sum", 0) != 0;
-  if (c->has_sum) {
-    const om_tensor *s = p->nin > 3 ? p->in[3] : NULL;
-    int rc = check_float(s, "om_sum (input 3)", err);
-    if (rc) return rc;
-    int same = s->ndim == ndim;
-    for (int i = 0; same && i < ndim; i++) same = s->dims[i] == ydims[i];
-    if (!same) {
-      char a[128], b[128];
-      return om_seterr(err, OM_E_INVALID, "fused sum input has shape %s, output is %s",
-                       om_dims_str(s->dims, s->ndim, a, sizeof a), om_dims_str(ydims, (int)ndim, b, sizeof b));
-    }
-  }
-  return OM_OK;
-}
-
-static const om_gemm_kernel *pick_kernel(int path) {
-  if (path == OM_KERNEL_AVX512 && om_gemm_path_supported(OM_KERNEL_AVX512))
-    return om_gemm_kernel_get(OM_KERNEL_AVX512);
-  if ((path == OM_KERNEL_AVX512 || path == OM_KERNEL_AVX2) && om_gemm_path_supported(OM_KERNEL_AVX2))
-    return om_gemm_kernel_get(OM_KERNEL_AVX2);
-  return om_gemm_kernel_get(OM_KERNEL_REF);
+  return om_read_fusion(p, (int)ndim, ydims, &c->act, &c->alpha, &c->beta, &c->has_sum, err);
 }
 
 /* Spatial geometry common to both ops: promotes to 3-D, reads kernel/stride/dilation/pads. */
@@ -285,10 +234,10 @@ static int read_geom(om_prep *p, const om_tensor *X, const om_tensor *Wt, geom *
   g->ns = ns;
   int64_t ks[3], st[3], dl[3], pads[6];
   int rc;
-  if ((rc = read_ints(p, "strides", ns, st, 1, 1, err)) ||
-      (rc = read_ints(p, "dilations", ns, dl, 1, 1, err)) ||
-      (rc = read_ints(p, "pads", 2 * ns, pads, 0, 0, err)) ||
-      (rc = read_ints(p, "kernel_shape", ns, ks, 0, 1, err)))
+  if ((rc = om_attr_ints_fixed(p, "strides", ns, st, 1, 1, err)) ||
+      (rc = om_attr_ints_fixed(p, "dilations", ns, dl, 1, 1, err)) ||
+      (rc = om_attr_ints_fixed(p, "pads", 2 * ns, pads, 0, 0, err)) ||
+      (rc = om_attr_ints_fixed(p, "kernel_shape", ns, ks, 0, 1, err)))
     return rc;
   for (int i = 0; i < ns; i++) {
     if (ks[i] == 0) ks[i] = Wt->dims[2 + i];
@@ -313,7 +262,7 @@ static int conv_prepare(om_prep *p, char *err) {
   const om_tensor *X = p->in[0], *Wt = p->nin > 1 ? p->in[1] : NULL;
   const om_tensor *B = p->nin > 2 ? p->in[2] : NULL;
   int rc;
-  if ((rc = check_float(X, "X", err)) || (rc = check_float(Wt, "W", err))) return rc;
+  if ((rc = om_check_float(X, "X", err)) || (rc = om_check_float(Wt, "W", err))) return rc;
   if (X->ndim < 3 || X->ndim > 5)
     return om_seterr(err, OM_E_UNSUPPORTED, "input X has %d dims; Conv supports 1-D to 3-D images (3 to 5 dims)", X->ndim);
   if (Wt->ndim != X->ndim)
@@ -333,7 +282,7 @@ static int conv_prepare(om_prep *p, char *err) {
     return om_seterr(err, OM_E_INVALID, "W has %lld input channels per group, X has %lld / group %lld = %lld",
                      (long long)Wt->dims[1], (long long)c->C, (long long)c->group, (long long)c->Cg);
   if (om_tensor_present(B)) {
-    if ((rc = check_float(B, "B", err))) return rc;
+    if ((rc = om_check_float(B, "B", err))) return rc;
     if (B->ndim != 1 || B->dims[0] != c->M)
       return om_seterr(err, OM_E_INVALID, "bias B must have shape [%lld]", (long long)c->M);
   }
@@ -382,7 +331,7 @@ static int conv_prepare(om_prep *p, char *err) {
       om_mul_size(ohw, (size_t)c->OW, &ohw) || kg > ((size_t)1 << 31) || ohw > ((size_t)1 << 31))
     return om_seterr(err, OM_E_LIMIT, "Conv sizes overflow");
   c->Kg = (int64_t)kg;
-  c->k = pick_kernel(p->kernel_path);
+  c->k = om_gemm_kernel_best(p->kernel_path);
   if (c->Cg == 1 && (c->Mg == 1 || c->group > 1)) {
     c->kind = CONV_DEPTHWISE;
     p->scratch_bytes = 0;
@@ -541,7 +490,7 @@ static int convt_prepare(om_prep *p, char *err) {
   const om_tensor *X = p->in[0], *Wt = p->nin > 1 ? p->in[1] : NULL;
   const om_tensor *B = p->nin > 2 ? p->in[2] : NULL;
   int rc;
-  if ((rc = check_float(X, "X", err)) || (rc = check_float(Wt, "W", err))) return rc;
+  if ((rc = om_check_float(X, "X", err)) || (rc = om_check_float(Wt, "W", err))) return rc;
   if (X->ndim < 3 || X->ndim > 5)
     return om_seterr(err, OM_E_UNSUPPORTED, "input X has %d dims; ConvTranspose supports 3 to 5", X->ndim);
   if (Wt->ndim != X->ndim)
@@ -562,7 +511,7 @@ static int convt_prepare(om_prep *p, char *err) {
   c->Mg = Wt->dims[1];
   c->M = c->Mg * c->group;
   if (om_tensor_present(B)) {
-    if ((rc = check_float(B, "B", err))) return rc;
+    if ((rc = om_check_float(B, "B", err))) return rc;
     if (B->ndim != 1 || B->dims[0] != c->M)
       return om_seterr(err, OM_E_INVALID, "bias B must have shape [%lld]", (long long)c->M);
   }
@@ -570,7 +519,7 @@ static int convt_prepare(om_prep *p, char *err) {
   if ((rc = read_geom(p, X, Wt, &g, err))) return rc;
   int ns = g.ns;
   int64_t opad[3] = {0, 0, 0}, oshape[3] = {0, 0, 0}, tmp[3];
-  if ((rc = read_ints(p, "output_padding", ns, tmp, 0, 0, err))) return rc;
+  if ((rc = om_attr_ints_fixed(p, "output_padding", ns, tmp, 0, 0, err))) return rc;
   for (int i = 0; i < ns; i++) opad[3 - ns + i] = tmp[i];
   const int64_t *osv;
   int nos = om_attr_ints(p, "output_shape", &osv);
@@ -624,7 +573,7 @@ static int convt_prepare(om_prep *p, char *err) {
       om_mul_size(col, sizeof(float), &col) || kg > ((size_t)1 << 31) || ihw > ((size_t)1 << 31))
     return om_seterr(err, OM_E_LIMIT, "ConvTranspose column buffer size overflows");
   c->Kg = (int64_t)kg;
-  c->k = pick_kernel(p->kernel_path);
+  c->k = om_gemm_kernel_best(p->kernel_path);
   sb = om_gemm_scratch_bytes(c->k, c->Kg, (int64_t)ihw, c->Cg, 0, 0);
   if (om_add_size(OM_ALIGN_UP(col, 64), sb, &p->scratch_bytes))
     return om_seterr(err, OM_E_LIMIT, "ConvTranspose scratch size overflows");

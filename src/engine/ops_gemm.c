@@ -27,42 +27,8 @@ typedef struct mm_params {
   int has_sum;
 } mm_params;
 
-static const om_gemm_kernel *pick_kernel(int path) {
-  if (path == OM_KERNEL_AVX512 && om_gemm_path_supported(OM_KERNEL_AVX512))
-    return om_gemm_kernel_get(OM_KERNEL_AVX512);
-  if ((path == OM_KERNEL_AVX512 || path == OM_KERNEL_AVX2) && om_gemm_path_supported(OM_KERNEL_AVX2))
-    return om_gemm_kernel_get(OM_KERNEL_AVX2);
-  return om_gemm_kernel_get(OM_KERNEL_REF);
-}
-
-static int check_float(const om_tensor *t, const char *what, char *err) {
-  if (!om_tensor_present(t)) return om_seterr(err, OM_E_INVALID, "input %s is missing", what);
-  if (t->dtype != OM_DT_FLOAT)
-    return om_seterr(err, OM_E_UNSUPPORTED, "input %s has dtype %s; only float32 is supported", what,
-                     om_dtype_name(t->dtype));
-  return OM_OK;
-}
-
 static int read_fusion(om_prep *p, mm_params *c, const om_tensor *Y, char *err) {
-  c->act = (int)om_attr_int(p, "om_act", OM_ACT_NONE);
-  if (c->act < OM_ACT_NONE || c->act > OM_ACT_SILU)
-    return om_seterr(err, OM_E_INVALID, "om_act %d is not a known activation", c->act);
-  c->act_alpha = om_attr_float(p, "om_act_alpha", 0.0f);
-  c->act_beta = om_attr_float(p, "om_act_beta", 0.0f);
-  c->has_sum = om_attr_int(p, "om_sum", 0) != 0;
-  if (c->has_sum) {
-    const om_tensor *s = p->nin > 3 ? p->in[3] : NULL;
-    int rc = check_float(s, "om_sum (input 3)", err);
-    if (rc) return rc;
-    int same = s->ndim == Y->ndim;
-    for (int i = 0; same && i < Y->ndim; i++) same = s->dims[i] == Y->dims[i];
-    if (!same) {
-      char a[128], b[128];
-      return om_seterr(err, OM_E_INVALID, "fused sum input has shape %s, output is %s",
-                       om_dims_str(s->dims, s->ndim, a, sizeof a), om_dims_str(Y->dims, Y->ndim, b, sizeof b));
-    }
-  }
-  return OM_OK;
+  return om_read_fusion(p, Y->ndim, Y->dims, &c->act, &c->act_alpha, &c->act_beta, &c->has_sum, err);
 }
 
 /* Packs constant B (one matrix) when present; sets scratch. */
@@ -102,7 +68,7 @@ static void run_one(const mm_params *c, const float *a, const float *b, float *y
 static int gemm_prepare(om_prep *p, char *err) {
   const om_tensor *A = p->in[0], *B = p->nin > 1 ? p->in[1] : NULL, *C = p->nin > 2 ? p->in[2] : NULL;
   int rc;
-  if ((rc = check_float(A, "A", err)) || (rc = check_float(B, "B", err))) return rc;
+  if ((rc = om_check_float(A, "A", err)) || (rc = om_check_float(B, "B", err))) return rc;
   if (A->ndim != 2 || B->ndim != 2)
     return om_seterr(err, OM_E_INVALID, "A and B must be 2-D (got %d-D and %d-D)", A->ndim, B->ndim);
   mm_params *c = om_prep_alloc(p, sizeof *c);
@@ -123,7 +89,7 @@ static int gemm_prepare(om_prep *p, char *err) {
   c->b_cs = tb ? B->dims[1] : 1;
   c->batch = 1;
   if (om_tensor_present(C)) {
-    if ((rc = check_float(C, "C", err))) return rc;
+    if ((rc = om_check_float(C, "C", err))) return rc;
     if (C->ndim > 2)
       return om_seterr(err, OM_E_INVALID, "C has %d dims; at most 2", C->ndim);
     int64_t want[2] = {c->M, c->N};
@@ -144,7 +110,7 @@ static int gemm_prepare(om_prep *p, char *err) {
   Y->dims[0] = c->M;
   Y->dims[1] = c->N;
   if ((rc = read_fusion(p, c, Y, err))) return rc;
-  c->k = pick_kernel(p->kernel_path);
+  c->k = om_gemm_kernel_best(p->kernel_path);
   return finish(p, c, B, 1, err);
 }
 
@@ -168,7 +134,7 @@ static void gemm_run(const void *params, const om_tensor *in, int nin, om_tensor
 static int matmul_prepare(om_prep *p, char *err) {
   const om_tensor *A = p->in[0], *B = p->nin > 1 ? p->in[1] : NULL;
   int rc;
-  if ((rc = check_float(A, "A", err)) || (rc = check_float(B, "B", err))) return rc;
+  if ((rc = om_check_float(A, "A", err)) || (rc = om_check_float(B, "B", err))) return rc;
   if (A->ndim < 1 || B->ndim < 1)
     return om_seterr(err, OM_E_INVALID, "MatMul inputs must have at least 1 dim");
   mm_params *c = om_prep_alloc(p, sizeof *c);
@@ -223,7 +189,7 @@ static int matmul_prepare(om_prep *p, char *err) {
   if (B->ndim > 1) Y->dims[nd++] = c->N;
   Y->ndim = nd;
   if ((rc = read_fusion(p, c, Y, err))) return rc;
-  c->k = pick_kernel(p->kernel_path);
+  c->k = om_gemm_kernel_best(p->kernel_path);
   int b_single = 1;
   for (int i = 0; i < bnd; i++) b_single &= c->b_bs[i] == 0;
   /* B shared by every batch and A contiguous: fold the batch into M (one tall GEMM). */

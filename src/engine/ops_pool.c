@@ -18,23 +18,6 @@ typedef struct pool_params {
   int64_t NC, in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
 } pool_params;
 
-static int read_ints(const om_prep *p, const char *name, int want, int64_t *out, int64_t dflt,
-                     int64_t minv, char *err) {
-  const int64_t *v;
-  int n = om_attr_ints(p, name, &v);
-  for (int i = 0; i < want; i++) out[i] = dflt;
-  if (n < 0) return OM_OK;
-  if (n != want)
-    return om_seterr(err, OM_E_INVALID, "attribute '%s' has %d values, expected %d", name, n, want);
-  for (int i = 0; i < want; i++) {
-    if (v[i] < minv || v[i] > (1 << 24))
-      return om_seterr(err, OM_E_INVALID, "attribute '%s'[%d] = %lld is out of range", name, i,
-                       (long long)v[i]);
-    out[i] = v[i];
-  }
-  return OM_OK;
-}
-
 static int pool_common(om_prep *p, int kind, char *err) {
   const om_tensor *X = p->in[0];
   if (!om_tensor_present(X)) return om_seterr(err, OM_E_INVALID, "input X is missing");
@@ -60,10 +43,10 @@ static int pool_common(om_prep *p, int kind, char *err) {
     const int64_t *kv;
     if (om_attr_ints(p, "kernel_shape", &kv) < 0)
       return om_seterr(err, OM_E_INVALID, "attribute kernel_shape is required");
-    if ((rc = read_ints(p, "kernel_shape", ns, ks, 1, 1, err)) ||
-        (rc = read_ints(p, "strides", ns, st, 1, 1, err)) ||
-        (rc = read_ints(p, "dilations", ns, dl, 1, 1, err)) ||
-        (rc = read_ints(p, "pads", 2 * ns, pads, 0, 0, err)))
+    if ((rc = om_attr_ints_fixed(p, "kernel_shape", ns, ks, 1, 1, err)) ||
+        (rc = om_attr_ints_fixed(p, "strides", ns, st, 1, 1, err)) ||
+        (rc = om_attr_ints_fixed(p, "dilations", ns, dl, 1, 1, err)) ||
+        (rc = om_attr_ints_fixed(p, "pads", 2 * ns, pads, 0, 0, err)))
       return rc;
     if (om_attr_int(p, "storage_order", 0) != 0 && kind == POOL_MAX)
       return om_seterr(err, OM_E_UNSUPPORTED, "storage_order 1 is not supported");
