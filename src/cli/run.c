@@ -39,11 +39,7 @@ static void on_signal(int sig) {
   atomic_compare_exchange_strong(&g_signal, &none, sig);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
+static double now_s(void) { return om_now(); }
 
 void om_softmax(float *x, int n) {
   float mx = x[0];
@@ -253,6 +249,8 @@ typedef struct {
   size_t disp_next, disp_hi, window;
   int stopped;                   /* a worker reported rows it did not compute (signal) */
   int send_raw;
+  double *prof;                  /* --profile: per-step seconds summed over threads, or NULL */
+  size_t prof_runs;              /* network runs those cover */
 } run_ctx;
 
 typedef struct {
@@ -261,6 +259,7 @@ typedef struct {
   om_buf row;
   float *probs, *raw, *score;
   int *cls;
+  size_t runs;                   /* om_run calls (for --profile) */
 } thread_ctx;
 
 static int ends_with_npy(const char *p) {
@@ -319,6 +318,7 @@ static int predict_one(run_ctx *R, thread_ctx *t, const char *path, char *err) {
     if (s) return s;
   }
   if ((s = om_run(R->plan, t->ws, err))) return s;
+  t->runs++;
   const float *out = om_workspace_output(t->ws, 0);
   if (R->mask_dir &&
       (s = om_mask_write(R->mask_dir, path, out, R->mask_c, R->mask_h, R->mask_w, ow, oh, err)))
@@ -371,10 +371,23 @@ static int thread_init_n(run_ctx *R, thread_ctx *t, int inner) {
     set_fatal(R, err);
     return -1;
   }
+  if (R->prof && om_workspace_profile(t->ws, 1) != OM_OK) {
+    set_fatal(R, "out of memory for the profile");
+    return -1;
+  }
   return 0;
 }
 
-static void thread_free(thread_ctx *t) {
+static void thread_free(run_ctx *R, thread_ctx *t) {
+  const double *sec = t->ws ? om_workspace_step_seconds(t->ws) : NULL;
+  if (R->prof && sec) {
+    int n = om_plan_nsteps(R->plan);
+#pragma omp critical(om_prof)
+    {
+      for (int i = 0; i < n; i++) R->prof[i] += sec[i];
+      R->prof_runs += t->runs;
+    }
+  }
   om_workspace_free(t->ws);
   om_preproc_scratch_free(&t->scratch);
   om_buf_free(&t->row);
@@ -382,6 +395,69 @@ static void thread_free(thread_ctx *t) {
   free(t->raw);
   free(t->score);
   free(t->cls);
+}
+
+/* --profile: where the time went, per op type and per layer (seconds summed over threads, so
+ * GFLOP/s is per thread: one core's share when threads = cores). */
+typedef struct {
+  char op[32];
+  double sec, flops;
+  int steps;
+} prof_group;
+
+static int cmp_sec_desc(const void *a, const void *b) {
+  double x = ((const prof_group *)a)->sec, y = ((const prof_group *)b)->sec;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void print_profile(const run_ctx *R) {
+  int n = om_plan_nsteps(R->plan);
+  double runs = (double)(R->prof_runs ? R->prof_runs : 1), total = 0;
+  prof_group *g = calloc((size_t)n + 1, sizeof *g), *l = calloc((size_t)n + 1, sizeof *l);
+  if (!g || !l) {
+    free(g);
+    free(l);
+    return;
+  }
+  int ng = 0;
+  for (int i = 0; i < n; i++) {
+    om_step_info si;
+    if (om_plan_step_info(R->plan, i, &si)) continue;
+    total += R->prof[i];
+    int j = 0;
+    while (j < ng && strcmp(g[j].op, si.op)) j++;
+    if (j == ng) snprintf(g[ng++].op, sizeof g->op, "%s", si.op);
+    g[j].sec += R->prof[i];
+    g[j].flops += si.flops;
+    g[j].steps++;
+    snprintf(l[i].op, sizeof l->op, "%d", i);
+    l[i].sec = R->prof[i];
+    l[i].flops = si.flops;
+  }
+  qsort(g, (size_t)ng, sizeof *g, cmp_sec_desc);
+  qsort(l, (size_t)n, sizeof *l, cmp_sec_desc);
+  fprintf(stderr, "ompredict: profile over %zu network runs: %.3f ms per image per thread\n",
+          R->prof_runs, 1e3 * total / runs);
+  fprintf(stderr, "  %-22s %6s %10s %6s %12s %9s\n", "op", "layers", "ms/image", "share",
+          "GFLOP/image", "GFLOP/s");
+  for (int j = 0; j < ng; j++) {
+    char rate[32] = "";
+    if (g[j].flops > 0 && g[j].sec > 0) snprintf(rate, sizeof rate, "%.1f", g[j].flops * runs / g[j].sec / 1e9);
+    fprintf(stderr, "  %-22s %6d %10.3f %5.1f%% %12.3f %9s\n", g[j].op, g[j].steps,
+            1e3 * g[j].sec / runs, total > 0 ? 100 * g[j].sec / total : 0, g[j].flops / 1e9, rate);
+  }
+  int top = n < 15 ? n : 15;
+  fprintf(stderr, "  slowest %d layers:\n  %10s %6s %9s  %s\n", top, "ms/image", "share", "GFLOP/s", "layer");
+  for (int j = 0; j < top; j++) {
+    om_step_info si;
+    if (om_plan_step_info(R->plan, atoi(l[j].op), &si)) continue;
+    char rate[32] = "";
+    if (l[j].flops > 0 && l[j].sec > 0) snprintf(rate, sizeof rate, "%.1f", l[j].flops * runs / l[j].sec / 1e9);
+    fprintf(stderr, "  %10.3f %5.1f%% %9s  %s\n", 1e3 * l[j].sec / runs,
+            total > 0 ? 100 * l[j].sec / total : 0, rate, si.line);
+  }
+  free(g);
+  free(l);
 }
 
 /* Predicts input i and formats its row into t->row (its raw row in t->raw): 0 an ok row, 1 an
@@ -437,7 +513,7 @@ static void run_loop(run_ctx *R, int threads, int team, size_t start, size_t end
     thread_ctx t;
     thread_init_n(R, &t, team);
     for (size_t i = start; i < end; i++) loop_index(R, &t, i);
-    thread_free(&t);
+    thread_free(R, &t);
     return;
   }
   omp_set_max_active_levels(base + (extra > 0) > 1 ? 2 : 1);
@@ -452,7 +528,7 @@ static void run_loop(run_ctx *R, int threads, int team, size_t start, size_t end
      * ranges, which would park every thread but one at the window's edge. */
 #pragma omp for schedule(monotonic : dynamic, 1)
     for (size_t i = start; i < end; i++) loop_index(R, &t, i);
-    thread_free(&t);
+    thread_free(R, &t);
   }
 }
 
@@ -608,7 +684,7 @@ static void mpi_run_master(run_ctx *R, const om_mpi *m, int threads, size_t star
           put_row(R, i, t.row.s, t.row.len, t.raw, e);
         }
       }
-      thread_free(&t);
+      thread_free(R, &t);
     }
   }
 }
@@ -668,7 +744,7 @@ static void mpi_run_worker(run_ctx *R, int threads) {
         lens[j] = t.row.len;
       }
     }
-    thread_free(&t);
+    thread_free(R, &t);
   }
   for (size_t j = 0; j < want; j++) om_buf_free(&rows[j]);
   free(rows);
@@ -979,6 +1055,10 @@ int om_cli_run(const om_cli *c) {
   R.softmax_done = softmax_done;
   R.raw_elems = elems;
   R.send_raw = c->raw != NULL;
+  if (c->profile && !(R.prof = calloc((size_t)om_plan_nsteps(plan) + 1, sizeof(double)))) {
+    fprintf(stderr, "ompredict: out of memory for the profile\n");
+    goto done;
+  }
   if (c->mask_dir) {
     R.mask_dir = c->mask_dir;
     R.mask_c = (int)res->dims[1];
@@ -1124,6 +1204,7 @@ int om_cli_run(const om_cli *c) {
               R.exif_rotated, R.dopts.apply_exif ? "applied" : "ignored; --exif apply rotates them");
     if (c->verbose) fprintf(stderr, "ompredict: reorder window waits: %zu\n", om_reorder_waits(reorder));
   }
+  if (R.prof) print_profile(&R);
   rc = sig ? 128 + sig : R.failed ? 1 : 0;
 
 done:
@@ -1138,6 +1219,7 @@ done:
 #endif
   om_atomic_abort(&outf);
   om_atomic_abort(&rawf);
+  free(R.prof);
   om_reorder_free(reorder);
   om_plan_free(plan);
   onnx_free(model);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 int om_seterr(char *err, int code, const char *fmt, ...) {
@@ -238,4 +239,10 @@ void om_unmap_file(om_mapped *m) {
   if (m->map_len_) munmap(m->base_, m->map_len_);
   else free(m->base_);
   memset(m, 0, sizeof *m);
+}
+
+double om_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

@@ -88,6 +88,9 @@ typedef struct om_mapped {
 int om_map_file(const char *path, size_t max_bytes, om_mapped *out, char *err);
 void om_unmap_file(om_mapped *m); /* safe on a zeroed or already unmapped om_mapped */
 
+/* Monotonic clock in seconds. */
+double om_now(void);
+
 #define OM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define OM_ALIGN_UP(x, a) (((x) + ((a) - 1)) & ~((size_t)(a) - 1))
 

@@ -80,6 +80,17 @@ void *om_workspace_input(om_workspace *w, int i);         /* write input i here 
 const void *om_workspace_output(const om_workspace *w, int i);
 int om_run(const om_plan *p, om_workspace *w, char *err);
 
+/* Profiling (--profile): with it on, om_run adds each step's wall time to a per-workspace table
+ * (one clock read per step; off by default). */
+int om_workspace_profile(om_workspace *w, int on);               /* OM_OK or OM_E_NOMEM */
+const double *om_workspace_step_seconds(const om_workspace *w); /* om_plan_nsteps entries, or NULL */
+typedef struct om_step_info {
+  char op[32];                  /* op type of the step ("Conv" also for fused Conv+BN+Relu) */
+  const char *line;             /* the describe line */
+  double flops;                 /* 2 x multiply-adds for Conv/ConvTranspose/Gemm/MatMul, else 0 */
+} om_step_info;
+int om_plan_step_info(const om_plan *p, int s, om_step_info *out); /* 0, or -1 out of range */
+
 /* Which kernel path auto-selection picks on this CPU ("avx512", "avx2", "ref"). */
 const char *om_kernel_path_name(int path);
 int om_kernel_path_detect(void);

@@ -18,6 +18,12 @@ typedef struct pool_params {
   int64_t NC, in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
 } pool_params;
 
+/* 2-D (or depth-1-window) MaxPool without dilation: maxpool2d below. */
+static int pool_fast2d(const pool_params *c) {
+  return c->kind == POOL_MAX && c->k[0] == 1 && c->s[0] == 1 && c->pb[0] == 0 && c->pe[0] == 0 &&
+         c->d[1] == 1 && c->d[2] == 1;
+}
+
 static int pool_common(om_prep *p, int kind, char *err) {
   const om_tensor *X = p->in[0];
   if (!om_tensor_present(X)) return om_seterr(err, OM_E_INVALID, "input X is missing");
@@ -81,6 +87,11 @@ static int pool_common(om_prep *p, int kind, char *err) {
   } else {
     for (int i = 0; i < 3; i++) c->k[i] = c->in[i];
   }
+  /* 2-D MaxPool without dilation goes through maxpool2d (a row of -inf-padded maxima per plane) */
+  if (pool_fast2d(c)) {
+    size_t row = (size_t)(c->in[2] + c->pb[2] + c->pe[2] + c->k[2] + c->s[2] * c->out[2]);
+    p->scratch_bytes = row * sizeof(float);
+  }
   om_tensor *Y = &p->out[0];
   Y->dtype = OM_DT_FLOAT;
   Y->ndim = X->ndim;
@@ -96,7 +107,8 @@ static int avgpool_prepare(om_prep *p, char *err) { return pool_common(p, POOL_A
 static int gmax_prepare(om_prep *p, char *err) { return pool_common(p, POOL_GMAX, err); }
 static int gavg_prepare(om_prep *p, char *err) { return pool_common(p, POOL_GAVG, err); }
 
-static void pool_planes(const pool_params *c, const float *x, float *y, int64_t q0, int64_t q1);
+static void pool_planes(const pool_params *c, const float *x, float *y, int64_t q0, int64_t q1,
+                        float *tmp);
 
 static void pool_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
                      void *scratch) {
@@ -126,16 +138,55 @@ static void pool_run(const void *params, const om_tensor *in, int nin, om_tensor
 #pragma omp parallel num_threads(team.nthreads)
     {
       int t = omp_get_thread_num(), n = omp_get_num_threads();
-      pool_planes(c, x, y, c->NC * t / n, c->NC * (t + 1) / n);
+      pool_planes(c, x, y, c->NC * t / n, c->NC * (t + 1) / n, om_intra_slice(scratch, &team, t));
     }
   } else {
-    pool_planes(c, x, y, 0, c->NC);
+    pool_planes(c, x, y, 0, c->NC, scratch);
   }
 }
 
-/* Windowed pooling of planes [q0, q1) (q = n*C + c). */
-static void pool_planes(const pool_params *c, const float *x, float *y, int64_t q0, int64_t q1) {
+/* 2-D MaxPool of one plane (dilation 1): per output row, the elementwise max of its window's input
+ * rows into a -inf-padded row (a vectorizable pass), then the max over each window of that row.
+ * Max is exact in any order, so this equals the generic loop bit for bit (NaN is skipped alike). */
+static void maxpool2d(const pool_params *c, const float *xs, float *ys, float *row) {
+  const int64_t H = c->in[1], W = c->in[2], kh = c->k[1], kw = c->k[2], sh = c->s[1], sw = c->s[2];
+  const int64_t OH = c->out[1], OW = c->out[2], pt = c->pb[1], pl = c->pb[2];
+  const int64_t len = W + pl + c->pe[2] + kw + sw * OW; /* covers ceil_mode's overhang */
+  for (int64_t i = 0; i < len; i++) row[i] = -FLT_MAX;
+  float *r = row + pl;
+  for (int64_t oy = 0; oy < OH; oy++) {
+    int64_t y0 = oy * sh - pt, y1 = y0 + kh;
+    if (y0 < 0) y0 = 0;
+    if (y1 > H) y1 = H;
+    if (y0 >= y1) {
+      for (int64_t x = 0; x < W; x++) r[x] = -FLT_MAX;
+    } else {
+      memcpy(r, xs + y0 * W, (size_t)W * sizeof(float));
+      for (int64_t iy = y0 + 1; iy < y1; iy++) {
+        const float *in = xs + iy * W;
+        for (int64_t x = 0; x < W; x++) r[x] = in[x] > r[x] ? in[x] : r[x];
+      }
+    }
+    float *o = ys + oy * OW;
+    for (int64_t ox = 0; ox < OW; ox++) {
+      const float *w = row + ox * sw;
+      float m = -FLT_MAX;
+      for (int64_t t = 0; t < kw; t++) m = w[t] > m ? w[t] : m;
+      o[ox] = m;
+    }
+  }
+}
+
+/* Windowed pooling of planes [q0, q1) (q = n*C + c); tmp: the prepare-time scratch. */
+static void pool_planes(const pool_params *c, const float *x, float *y, int64_t q0, int64_t q1,
+                        float *tmp) {
   const int64_t ihw = c->in[0] * c->in[1] * c->in[2], ohw = c->out[0] * c->out[1] * c->out[2];
+  if (pool_fast2d(c)) {
+    for (int64_t q = q0; q < q1; q++)
+      for (int64_t z = 0; z < c->in[0]; z++) /* k[0] == 1: each depth slice on its own */
+        maxpool2d(c, x + q * ihw + z * c->in[1] * c->in[2], y + q * ohw + z * c->out[1] * c->out[2], tmp);
+    return;
+  }
   for (int64_t q = q0; q < q1; q++) {
     const float *xs = x + q * ihw;
     float *ys = y + q * ohw;

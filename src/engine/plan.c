@@ -190,6 +190,8 @@ typedef struct {
   int nin, nout;
   int desc;                     /* first of nin+nout tensors in plan->descs */
   loc locs[2 * OM_MAX_IO];
+  const char *op;               /* op_type, for profiles */
+  double flops;                 /* multiply-adds x 2 of Conv/Gemm/MatMul steps, else 0 */
 } step;
 
 struct om_plan {
@@ -216,6 +218,7 @@ struct om_workspace {
   void *scratch;
   om_tensor *descs;
   int nthreads;                 /* cooperating threads inside om_run (scratch slices) */
+  double *prof;                 /* per-step seconds summed over om_run calls, or NULL (off) */
 };
 
 typedef struct {
@@ -1128,6 +1131,27 @@ static int info_of(bld *b, int vi, const char *name, om_tensor_info *t) {
   return t->producer_op ? 0 : -1;
 }
 
+
+static double numel(const om_tensor *t) {
+  double n = 1;
+  for (int i = 0; i < t->ndim; i++) n *= (double)t->dims[i];
+  return t->ndim < 0 ? 0 : n;
+}
+
+/* Work of one step for profiles: 2 x multiply-adds of the dense ops, 0 for the rest. */
+static double step_flops(const char *op, const om_tensor *t, int nin, int nout) {
+  if (nin < 2 || nout < 1 || t[0].ndim < 1 || t[1].ndim < 2) return 0;
+  const om_tensor *X = &t[0], *W = &t[1], *Y = &t[nin];
+  if (!strcmp(op, "Conv")) return 2 * numel(Y) * numel(W) / (double)W->dims[0];
+  if (!strcmp(op, "ConvTranspose")) return 2 * numel(X) * numel(W) / (double)W->dims[0];
+  if (!strcmp(op, "MatMul") || !strcmp(op, "Gemm")) {
+    if (Y->ndim < 1 || W->ndim != 2) return 0;
+    double n = (double)Y->dims[Y->ndim - 1];
+    return n ? 2 * numel(Y) * numel(W) / n : 0; /* K x N weights (Gemm transB: N x K, same count) */
+  }
+  return 0;
+}
+
 static int assemble(bld *b, char *err) {
   om_plan *P = b->plan;
   int rc;
@@ -1239,6 +1263,8 @@ static int assemble(bld *b, char *err) {
     }
     P->lines[st] = pool_strdup(&P->mem, line);
     if (!P->lines[st]) return om_seterr(err, OM_E_NOMEM, "out of memory");
+    S->op = P->lines[st] + 4;   /* "%3d " then the op type; cut at the space below */
+    S->flops = step_flops(w->n.op_type, &P->descs[S->desc], S->nin, S->nout);
     st++;
   }
   P->scratch_bytes = OM_ALIGN_UP(P->scratch_bytes, 64);
@@ -1451,6 +1477,7 @@ int om_workspace_new_threads(const om_plan *p, int nthreads, om_workspace **out,
 
 void om_workspace_free(om_workspace *w) {
   if (!w) return;
+  free(w->prof);
   om_free_aligned(w->base);
   free(w->descs);
   free(w);
@@ -1474,10 +1501,37 @@ int om_run(const om_plan *p, om_workspace *w, char *err) {
   for (int s = 0; s < p->nsteps; s++) {
     const step *S = &p->steps[s];
     om_tensor *t = &w->descs[S->desc];
+    double t0 = w->prof ? om_now() : 0;
     S->run(S->params, t, S->nin, t + S->nin, S->nout, w->scratch);
+    if (w->prof) w->prof[s] += om_now() - t0;
   }
   if (w->nthreads > 1) om_intra_set(prev);
   return OM_OK;
+}
+
+int om_workspace_profile(om_workspace *w, int on) {
+  if (!on) {
+    free(w->prof);
+    w->prof = NULL;
+    return OM_OK;
+  }
+  if (!w->prof && !(w->prof = calloc((size_t)w->plan->nsteps + 1, sizeof(double)))) return OM_E_NOMEM;
+  return OM_OK;
+}
+
+const double *om_workspace_step_seconds(const om_workspace *w) { return w->prof; }
+
+int om_plan_step_info(const om_plan *p, int s, om_step_info *out) {
+  if (s < 0 || s >= p->nsteps) return -1;
+  const step *S = &p->steps[s];
+  const char *sp = strchr(S->op, ' ');
+  size_t n = sp ? (size_t)(sp - S->op) : strlen(S->op);
+  if (n >= sizeof out->op) n = sizeof out->op - 1;
+  memcpy(out->op, S->op, n);
+  out->op[n] = 0;
+  out->line = p->lines[s];
+  out->flops = S->flops;
+  return 0;
 }
 
 /* ---- plan_debug.h ---- */

@@ -150,6 +150,16 @@ SLURM_ARRAY_TASK_ID=3 SLURM_ARRAY_TASK_COUNT=3 SLURM_ARRAY_TASK_MIN=1 SLURM_ARRA
 "$OMPREDICT" --list --shard 2/3 "${GOOD[@]}" "$P" | cmp -s - auto.txt || fail "--shard auto != 2/3"
 "$OMPREDICT" --list --shard 3/3 in0.npy 2>/dev/null; [ $? = 2 ] || fail "bad shard: want 2"
 
+# --profile: same rows, and a table on stderr whose Conv line counts the model's Conv nodes.
+"$OMPREDICT" -m "$M" -q --no-header -j 2 --profile "${GOOD[@]}" "$P" > prof.csv 2> prof.err; [ $? -le 1 ] || fail "--profile"
+cmp -s prof.csv whole.csv || fail "--profile changed the rows"
+grep -q "profile over [1-9][0-9]* network runs" prof.err || fail "--profile header: $(head -3 prof.err)"
+nconv=$(/usr/bin/python3 -c "import onnx,sys; print(sum(n.op_type == 'Conv' for n in onnx.load(sys.argv[1]).graph.node))" "$M" 2>/dev/null)
+if [ -n "$nconv" ]; then
+  awk -v n="$nconv" '$1 == "Conv" && $2 == n && $6 > 0 { ok = 1 } END { exit !ok }' prof.err \
+    || fail "--profile: no 'Conv $nconv layers' row with a GFLOP/s figure: $(cat prof.err)"
+fi
+
 # A closed pipe: quick, quiet, status 2.
 for i in $(seq 1 30); do echo in0.npy; done > many.txt
 start=$(date +%s)
