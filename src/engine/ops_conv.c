@@ -9,11 +9,15 @@
  *     packed panels, so no K x HW column buffer is ever materialized.
  *   - depthwise (Cg == 1): AVX-512 plane kernel over a padded copy (conv_depthwise.c) where it
  *     applies, else direct loops over rows (vectorizable inner loop over output columns).
+ *   - 2-D stride 1 (constant weights, AVX-512): shifted rows of a padded copy of the image
+ *     (conv_direct.c): the same GEMM micro-kernel tile, B read from the image, nothing packed.
+ *     OM_CONV_DIRECT=0 turns it off (A/B runs).
  *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths): Winograd F(4x4, 3x3) where
- *     om_wino_profitable says so (conv_winograd.c); the REF path always stays direct.
+ *     om_wino_profitable says so (conv_winograd.c; opt-in); the REF path always stays direct.
  * Constant weights are packed into the GEMM layout at prepare. ConvTranspose: col = W^T X by GEMM,
  * then col2im scatter-add (simple and correct; speed is secondary there). */
 #include "engine/conv_depthwise.h"
+#include "engine/conv_direct.h"
 #include "engine/conv_winograd.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
@@ -23,9 +27,10 @@
 
 #include <immintrin.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
-enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DEPTHWISE, CONV_TRANSPOSE, CONV_WINOGRAD };
+enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DEPTHWISE, CONV_TRANSPOSE, CONV_WINOGRAD, CONV_DIRECT };
 
 typedef struct conv_params {
   int kind;
@@ -41,6 +46,7 @@ typedef struct conv_params {
   float alpha, beta;
   int has_sum;
   om_wino wino;                   /* CONV_WINOGRAD */
+  om_cdir cdir;                   /* CONV_DIRECT (shifted rows, conv_direct.c) */
   int dw_fast;                    /* CONV_DEPTHWISE through conv_depthwise.c (AVX-512) */
   om_dw dwk;
   const uint16_t *wbf16;          /* precision bf16: per group packed bf16 A (gemm_bf16.c), or NULL */
@@ -389,6 +395,19 @@ static int conv_prepare(om_prep *p, char *err) {
       c->wpacked = wp;
       c->wstride = per;
     }
+    const char *de = getenv("OM_CONV_DIRECT");
+    if (!one && c->wpacked && c->k->path == OM_KERNEL_AVX512 && c->D == 1 && c->kd == 1 &&
+        c->sh == 1 && c->sw == 1 && !(de && strcmp(de, "0") == 0) &&
+        om_cdir_supported(c->Cg, c->H, c->W, c->kh, c->kw, c->dh, c->dw, c->ph, g.pe[1], c->pw, g.pe[2])) {
+      int32_t *off = om_prep_alloc(p, (size_t)c->Kg * sizeof(int32_t));
+      if (!off) return om_seterr(err, OM_E_NOMEM, "out of memory for Conv offsets");
+      if ((rc = om_cdir_setup(&c->cdir, off, c->Cg, c->Mg, c->H, c->W, c->kh, c->kw, c->dh, c->dw, c->ph,
+                              g.pe[1], c->pw, g.pe[2], &p->scratch_bytes, err)))
+        return rc;
+      c->kind = CONV_DIRECT;
+      p->params = c;
+      return OM_OK;
+    }
     p->scratch_bytes = om_gemm_scratch_bytes(c->k, c->Mg, (int64_t)ohw, c->Kg, c->wpacked != NULL, 0);
   }
   p->params = c;
@@ -444,6 +463,16 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
     for (int64_t n = 0; n < c->N; n++)
       om_wino_run_par(&c->wino, x + n * c->C * ihw, bias, sum ? sum + n * c->M * ohw : NULL, c->act,
                       c->alpha, c->beta, y + n * c->M * ohw, scratch, team);
+    return;
+  }
+  if (c->kind == CONV_DIRECT) {
+    for (int64_t n = 0; n < c->N; n++)
+      for (int64_t gi = 0; gi < c->group; gi++) {
+        int64_t off = (n * c->M + gi * c->Mg) * ohw;
+        om_cdir_run(&c->cdir, x + (n * c->C + gi * c->Cg) * ihw, c->wpacked + gi * c->wstride,
+                    bias ? bias + gi * c->Mg : NULL, sum ? sum + off : NULL, c->act, c->alpha, c->beta,
+                    y + off, scratch, team);
+      }
     return;
   }
   for (int64_t n = 0; n < c->N; n++)

@@ -309,8 +309,7 @@ static cc mk2(int64_t N, int64_t C, int64_t H, int64_t W, int64_t M, int64_t g, 
   return t;
 }
 
-int main(void) {
-  setenv("OM_WINOGRAD", "1", 1); /* opt-in in the product: the tests cover both routes */
+static void all_cases(void) {
   int paths[] = {OM_KERNEL_REF, OM_KERNEL_AVX2, OM_KERNEL_AVX512};
   for (int pi = 0; pi < 3; pi++) {
     int path = paths[pi];
@@ -390,8 +389,34 @@ int main(void) {
     t = mk2(1, 2, 1, 7, 3, 1, 3, 3, 1, 0);
     t.ns = 1; t.k[1] = 1; t.s[1] = 1; t.d[1] = 1; t.pb[1] = t.pe[1] = 0;
     run_conv(t, 1, path);
+    /* stride 1 through shifted rows on AVX-512 (conv_direct.c): channel tails (M % 8), K > KC,
+     * 5x5 dilated, 7x7, asymmetric pads, groups, residual + activation at 7x7 and 14x14 */
+    run_conv(mk2(1, 40, 20, 30, 70, 1, 3, 1, 1, 1), 0, path);
+    run_conv(mk2(1, 6, 17, 19, 9, 1, 5, 1, 2, 4), 0, path);
+    run_conv(mk2(1, 3, 30, 40, 12, 1, 7, 1, 1, 3), 0, path);
+    run_conv(mk2(2, 16, 9, 9, 16, 2, 3, 1, 1, 1), 0, path);
+    t = mk2(1, 64, 7, 7, 72, 1, 3, 1, 1, 1);
+    t.act = OM_ACT_RELU; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(1, 32, 14, 14, 24, 1, 3, 1, 1, 1);
+    t.act = OM_ACT_SILU; t.sum = 1; t.bias = 0;
+    run_conv(t, 0, path);
+    t = mk2(1, 5, 11, 13, 7, 1, 3, 1, 1, 0);
+    t.pb[1] = 2; t.pe[1] = 0; t.pb[2] = 0; t.pe[2] = 1;
+    run_conv(t, 0, path);
+    t = mk2(1, 2, 6, 120, 3, 1, 5, 1, 9, 0);
+    t.d[1] = 1; /* 36 junk columns per 120-wide grid row */
+    run_conv(t, 0, path);
     printf("path %s: %s\n", om_gemm_kernel_get(path)->name, failures == before ? "ok" : "FAILED");
   }
+}
+
+int main(void) {
+  /* Winograd is opt-in in the product: run every case with it on and off */
+  setenv("OM_WINOGRAD", "1", 1);
+  all_cases();
+  setenv("OM_WINOGRAD", "0", 1);
+  all_cases();
   printf("%d checks, %d failed\n", checks, failures);
   return failures ? 1 : 0;
 }

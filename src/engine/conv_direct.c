@@ -1,0 +1,190 @@
+/* conv_direct.c: stride-1 2-D Conv by shifted rows of a padded image (see conv_direct.h). The AVX-512
+ * micro-kernel mirrors gemm_avx512.c's 8 x 32 register tile; what differs is where B comes from (32
+ * grid columns at off[k] in the padded image instead of a packed panel) and how C is addressed (the
+ * valid lanes of a tile, compressed into the NCHW output). */
+#define OM_VMATH_AVX512
+#include "engine/conv_direct.h"
+
+#include "common/om.h"
+#include "engine/engine.h"
+#include "engine/op.h"
+#include "engine/vmath.h"
+
+#include <immintrin.h>
+#include <omp.h>
+#include <string.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define MR 8
+#define NR 32
+
+int om_cdir_supported(int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t dh, int64_t dw,
+                      int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
+  if (!om_gemm_path_supported(OM_KERNEL_AVX512)) return 0;
+  if (C < 1 || H < 1 || W < 1 || kh < 1 || kw < 1 || dh < 1 || dw < 1 || pt < 0 || pb < 0 || pl < 0 ||
+      pr < 0 || H > (1 << 20) || W > (1 << 20) || kh > 64 || kw > 64 || dh > 64 || dw > 64)
+    return 0;
+  int64_t Hp = H + pt + pb, Wp = W + pl + pr, OH = Hp - (kh - 1) * dh, OW = Wp - (kw - 1) * dw;
+  if (OH < 1 || OW < 1) return 0;
+  /* the grid computes Wp - OW junk columns per row: past a third of it, im2col does less work */
+  if (3 * (Wp - OW) > Wp) return 0;
+  double plane = (double)C * (double)Hp * (double)Wp + (double)((kw - 1) * dw) + 64.0;
+  return plane < 2147483647.0 - 64.0;
+}
+
+int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int64_t W, int64_t kh,
+                  int64_t kw, int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
+                  size_t *scratch_bytes, char *err) {
+  if (!om_cdir_supported(C, H, W, kh, kw, dh, dw, pt, pb, pl, pr))
+    return om_seterr(err, OM_E_UNSUPPORTED, "shifted-row Conv does not apply to this shape");
+  memset(d, 0, sizeof *d);
+  d->C = C; d->M = M; d->H = H; d->W = W;
+  d->pt = pt; d->pl = pl;
+  d->Hp = H + pt + pb;
+  d->Wp = W + pl + pr;
+  d->OH = d->Hp - (kh - 1) * dh;
+  d->OW = d->Wp - (kw - 1) * dw;
+  d->K = C * kh * kw;
+  d->tiles = (d->OH * d->Wp + NR - 1) / NR;
+  /* reads reach (C-1)*Hp*Wp + (kh-1)*dh*Wp + (kw-1)*dw + tiles*32 - 1 <= C*Hp*Wp + (kw-1)*dw + 31 */
+  d->plane_floats = OM_ALIGN_UP((size_t)(C * d->Hp * d->Wp + (kw - 1) * dw + 64), 16);
+  for (int64_t c = 0, k = 0; c < C; c++)
+    for (int64_t y = 0; y < kh; y++)
+      for (int64_t x = 0; x < kw; x++) off[k++] = (int32_t)(c * d->Hp * d->Wp + y * dh * d->Wp + x * dw);
+  d->off = off;
+  *scratch_bytes = d->plane_floats * sizeof(float);
+  return OM_OK;
+}
+
+/* Channels [c0, c1) of x into the zero-padded planes of xp. */
+static void pad_planes(const om_cdir *d, const float *x, float *xp, int64_t c0, int64_t c1) {
+  const int64_t H = d->H, W = d->W, Hp = d->Hp, Wp = d->Wp, pr = Wp - W - d->pl;
+  for (int64_t c = c0; c < c1; c++) {
+    float *p = xp + c * Hp * Wp;
+    const float *s = x + c * H * W;
+    memset(p, 0, (size_t)(d->pt * Wp) * sizeof(float));
+    p += d->pt * Wp;
+    for (int64_t y = 0; y < H; y++, p += Wp, s += W) {
+      memset(p, 0, (size_t)d->pl * sizeof(float));
+      memcpy(p + d->pl, s, (size_t)W * sizeof(float));
+      memset(p + d->pl + W, 0, (size_t)pr * sizeof(float));
+    }
+    memset(p, 0, (size_t)((Hp - d->pt - H) * Wp) * sizeof(float));
+  }
+}
+
+/* One 8 x 32 tile: rows row0.., grid columns at xb (+ off[k] per k); valid: lanes kept. c / init
+ * point at the tile's first valid output of row row0 (rows ldc apart, valid lanes contiguous). */
+T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t *off, float *c,
+                     int64_t ldc, int mr, uint32_t valid, const float *init, int load_c,
+                     const om_gemm_epi *epi, int64_t row0) {
+  const __mmask16 v0 = (__mmask16)(valid & 0xFFFFu), v1 = (__mmask16)(valid >> 16);
+  const int n0 = __builtin_popcount(v0), n1 = __builtin_popcount(v1);
+  const __mmask16 s0 = (__mmask16)((1u << n0) - 1), s1 = (__mmask16)((1u << n1) - 1);
+  __m512 c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b;
+  const float *src = init ? init : c;
+  int ld = init != NULL || load_c;
+#define LOADROW(i)                                                                         \
+  if (ld && (i) < mr) {                                                                    \
+    c##i##a = _mm512_maskz_expand_ps(v0, _mm512_maskz_loadu_ps(s0, src + (i) * ldc));      \
+    c##i##b = _mm512_maskz_expand_ps(v1, _mm512_maskz_loadu_ps(s1, src + (i) * ldc + n0)); \
+  } else {                                                                                 \
+    c##i##a = _mm512_setzero_ps();                                                         \
+    c##i##b = _mm512_setzero_ps();                                                         \
+  }
+  LOADROW(0) LOADROW(1) LOADROW(2) LOADROW(3) LOADROW(4) LOADROW(5) LOADROW(6) LOADROW(7)
+#undef LOADROW
+#define FMAROW(i)                                                                          \
+  {                                                                                        \
+    __m512 av = _mm512_set1_ps(a[(i)]);                                                    \
+    c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                            \
+    c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                            \
+  }
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; k++) {
+    const float *bp = xb + off[k];
+    __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+    FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
+    a += MR;
+  }
+#undef FMAROW
+  int act = epi ? epi->act : OM_ACT_NONE;
+  float al = epi ? epi->alpha : 0.0f, be = epi ? epi->beta : 0.0f;
+  const float *bias = epi ? epi->bias : NULL;
+#define STOREROW(i)                                                                        \
+  if ((i) < mr) {                                                                          \
+    if (bias) {                                                                            \
+      __m512 bv = _mm512_set1_ps(bias[row0 + (i)]);                                        \
+      c##i##a = _mm512_add_ps(c##i##a, bv);                                                \
+      c##i##b = _mm512_add_ps(c##i##b, bv);                                                \
+    }                                                                                      \
+    if (act != OM_ACT_NONE) {                                                              \
+      c##i##a = om_vm_act512(c##i##a, act, al, be);                                        \
+      c##i##b = om_vm_act512(c##i##b, act, al, be);                                        \
+    }                                                                                      \
+    _mm512_mask_storeu_ps(c + (i) * ldc, s0, _mm512_maskz_compress_ps(v0, c##i##a));       \
+    _mm512_mask_storeu_ps(c + (i) * ldc + n0, s1, _mm512_maskz_compress_ps(v1, c##i##b));  \
+  }
+  STOREROW(0) STOREROW(1) STOREROW(2) STOREROW(3) STOREROW(4) STOREROW(5) STOREROW(6) STOREROW(7)
+#undef STOREROW
+}
+
+/* Tiles [t0, t1) x output rows [i0, i1) (i0 a multiple of MR) over the padded image xp. */
+static void cdir_range(const om_cdir *d, const float *xp, const float *a, const om_gemm_epi *epi,
+                       const float *sum, float *y, int64_t t0, int64_t t1, int64_t i0, int64_t i1) {
+  const int64_t M = d->M, K = d->K, Wp = d->Wp, OH = d->OH, OW = d->OW, ohw = OH * OW;
+  const int64_t mpad = (M + MR - 1) / MR * MR;
+  if (i1 > M) i1 = M;
+  for (int64_t pc = 0; pc < K; pc += OM_GEMM_KC) {
+    int64_t kc = K - pc < OM_GEMM_KC ? K - pc : OM_GEMM_KC;
+    int last = pc + kc >= K;
+    const float *ablk = a + pc * mpad;
+    for (int64_t jt = t0; jt < t1; jt++) {
+      int64_t p0 = jt * NR, oy = p0 / Wp, ox = p0 % Wp;
+      int64_t dst = oy * OW + (ox < OW ? ox : OW);
+      uint32_t valid = 0;
+      for (int l = 0; l < NR; l++) {
+        if (oy < OH && ox < OW) valid |= 1u << l;
+        if (++ox == Wp) {
+          ox = 0;
+          oy++;
+        }
+      }
+      if (!valid) continue;
+      for (int64_t ir = i0; ir < i1; ir += MR) {
+        int mr = (int)(i1 - ir < MR ? i1 - ir : MR);
+        const float *init = pc == 0 && sum ? sum + ir * ohw + dst : NULL;
+        ukr(kc, ablk + ir * kc, xp + p0, d->off + pc, y + ir * ohw + dst, ohw, mr, valid, init, pc > 0,
+            last ? epi : NULL, ir);
+      }
+    }
+  }
+}
+
+void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
+                 int act, float alpha, float beta, float *y, void *scratch, om_intra team) {
+  float *xp = scratch; /* team slice 0: shared by the team */
+  const size_t used = (size_t)(d->C * d->Hp * d->Wp);
+  om_gemm_epi epi = {bias, act, alpha, beta};
+  const int64_t mp = (d->M + MR - 1) / MR;
+  int nt = team.nthreads;
+  if ((double)d->M * (double)d->tiles * NR * (double)d->K < 262144.0) nt = 1;
+  if (nt <= 1) {
+    pad_planes(d, x, xp, 0, d->C);
+    memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
+    cdir_range(d, xp, a, &epi, sum, y, 0, d->tiles, 0, d->M);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_get_thread_num(), n = omp_get_num_threads();
+    pad_planes(d, x, xp, d->C * t / n, d->C * (t + 1) / n);
+    if (t == 0) memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
+#pragma omp barrier
+    /* split the tiles while each thread gets two or more, else the output channels */
+    if (d->tiles >= 2 * n || mp < n)
+      cdir_range(d, xp, a, &epi, sum, y, d->tiles * t / n, d->tiles * (t + 1) / n, 0, d->M);
+    else
+      cdir_range(d, xp, a, &epi, sum, y, 0, d->tiles, mp * t / n * MR, mp * (t + 1) / n * MR);
+  }
+}
