@@ -410,7 +410,7 @@ static int cmp_sec_desc(const void *a, const void *b) {
   return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static void print_profile(const run_ctx *R) {
+static void print_profile(const run_ctx *R, int all) {
   int n = om_plan_nsteps(R->plan);
   double runs = (double)(R->prof_runs ? R->prof_runs : 1), total = 0;
   prof_group *g = calloc((size_t)n + 1, sizeof *g), *l = calloc((size_t)n + 1, sizeof *l);
@@ -446,7 +446,7 @@ static void print_profile(const run_ctx *R) {
     fprintf(stderr, "  %-22s %6d %10.3f %5.1f%% %12.3f %9s\n", g[j].op, g[j].steps,
             1e3 * g[j].sec / runs, total > 0 ? 100 * g[j].sec / total : 0, g[j].flops / 1e9, rate);
   }
-  int top = n < 15 ? n : 15;
+  int top = all || n < 15 ? n : 15;
   fprintf(stderr, "  slowest %d layers:\n  %10s %6s %9s  %s\n", top, "ms/image", "share", "GFLOP/s", "layer");
   for (int j = 0; j < top; j++) {
     om_step_info si;
@@ -1204,7 +1204,7 @@ int om_cli_run(const om_cli *c) {
               R.exif_rotated, R.dopts.apply_exif ? "applied" : "ignored; --exif apply rotates them");
     if (c->verbose) fprintf(stderr, "ompredict: reorder window waits: %zu\n", om_reorder_waits(reorder));
   }
-  if (R.prof) print_profile(&R);
+  if (R.prof) print_profile(&R, c->verbose);
   rc = sig ? 128 + sig : R.failed ? 1 : 0;
 
 done:
