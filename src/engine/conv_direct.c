@@ -1,4 +1,4 @@
-/* conv_direct.c: stride-1 2-D Conv by shifted rows of a padded image (see conv_direct.h). The AVX-512
+/* conv_direct.c: 2-D Conv by shifted rows of padded phase planes (see conv_direct.h). The AVX-512
  * micro-kernel mirrors gemm_avx512.c's 8 x 32 register tile; what differs is where B comes from (32
  * grid columns at off[k] in the padded image instead of a packed panel) and how C is addressed (the
  * valid lanes of a tile, compressed into the NCHW output). */
@@ -18,66 +18,99 @@
 #define MR 8
 #define NR 32
 
-int om_cdir_supported(int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t dh, int64_t dw,
-                      int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
+/* Output size of one dimension; 0 when the kernel does not fit. */
+static int64_t out_len(int64_t padded, int64_t k, int64_t dil, int64_t s) {
+  int64_t ext = (k - 1) * dil + 1;
+  return padded < ext ? 0 : (padded - ext) / s + 1;
+}
+
+int om_cdir_supported(int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                      int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
   if (!om_gemm_path_supported(OM_KERNEL_AVX512)) return 0;
   if (C < 1 || H < 1 || W < 1 || kh < 1 || kw < 1 || dh < 1 || dw < 1 || pt < 0 || pb < 0 || pl < 0 ||
-      pr < 0 || H > (1 << 20) || W > (1 << 20) || kh > 64 || kw > 64 || dh > 64 || dw > 64)
+      pr < 0 || sh < 1 || sh > 2 || sw < 1 || sw > 2 || H > (1 << 20) || W > (1 << 20) || kh > 64 ||
+      kw > 64 || dh > 64 || dw > 64 || pt > 64 || pb > 64 || pl > 64 || pr > 64)
     return 0;
-  int64_t Hp = H + pt + pb, Wp = W + pl + pr, OH = Hp - (kh - 1) * dh, OW = Wp - (kw - 1) * dw;
+  int64_t Hp = H + pt + pb, Wp = W + pl + pr, Wq = (Wp + sw - 1) / sw, Hq = (Hp + sh - 1) / sh;
+  int64_t OH = out_len(Hp, kh, dh, sh), OW = out_len(Wp, kw, dw, sw);
   if (OH < 1 || OW < 1) return 0;
-  /* the grid computes Wp - OW junk columns per row: past a third of it, im2col does less work */
-  if (3 * (Wp - OW) > Wp) return 0;
-  double plane = (double)C * (double)Hp * (double)Wp + (double)((kw - 1) * dw) + 64.0;
+  /* the grid computes Wq - OW junk columns per row: past a third of it, im2col does less work */
+  if (3 * (Wq - OW) > Wq) return 0;
+  double plane = (double)C * (double)(sh * sw) * (double)Hq * (double)Wq + (double)Wq + 64.0;
   return plane < 2147483647.0 - 64.0;
 }
 
 int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int64_t W, int64_t kh,
-                  int64_t kw, int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
-                  size_t *scratch_bytes, char *err) {
-  if (!om_cdir_supported(C, H, W, kh, kw, dh, dw, pt, pb, pl, pr))
+                  int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pb,
+                  int64_t pl, int64_t pr, size_t *scratch_bytes, char *err) {
+  if (!om_cdir_supported(C, H, W, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr))
     return om_seterr(err, OM_E_UNSUPPORTED, "shifted-row Conv does not apply to this shape");
   memset(d, 0, sizeof *d);
   d->C = C; d->M = M; d->H = H; d->W = W;
-  d->pt = pt; d->pl = pl;
-  d->Hp = H + pt + pb;
-  d->Wp = W + pl + pr;
-  d->OH = d->Hp - (kh - 1) * dh;
-  d->OW = d->Wp - (kw - 1) * dw;
+  d->sh = sh; d->sw = sw; d->pt = pt; d->pl = pl;
+  d->py = kh > 1 ? sh : 1; /* a 1-tall kernel only ever reads phase row 0 */
+  d->px = kw > 1 ? sw : 1;
+  int64_t Hp = H + pt + pb, Wp = W + pl + pr;
+  d->Hq = (Hp + sh - 1) / sh;
+  d->Wq = (Wp + sw - 1) / sw;
+  d->OH = out_len(Hp, kh, dh, sh);
+  d->OW = out_len(Wp, kw, dw, sw);
   d->K = C * kh * kw;
-  d->tiles = (d->OH * d->Wp + NR - 1) / NR;
-  /* reads reach (C-1)*Hp*Wp + (kh-1)*dh*Wp + (kw-1)*dw + tiles*32 - 1 <= C*Hp*Wp + (kw-1)*dw + 31 */
-  d->plane_floats = OM_ALIGN_UP((size_t)(C * d->Hp * d->Wp + (kw - 1) * dw + 64), 16);
+  d->grid = d->OH * d->Wq;
+  d->tiles = (d->grid + NR - 1) / NR;
+  const int64_t plane = d->Hq * d->Wq;
   for (int64_t c = 0, k = 0; c < C; c++)
     for (int64_t y = 0; y < kh; y++)
-      for (int64_t x = 0; x < kw; x++) off[k++] = (int32_t)(c * d->Hp * d->Wp + y * dh * d->Wp + x * dw);
+      for (int64_t x = 0; x < kw; x++) {
+        int64_t qy = y * dh % sh, qx = x * dw % sw;
+        off[k++] = (int32_t)(((c * d->py + qy) * d->px + qx) * plane + (y * dh / sh) * d->Wq + x * dw / sw);
+      }
   d->off = off;
+  /* Valid lanes read inside the planes; the junk lanes of a tile (ox >= OW) read up to Wq further.
+   * Loads are masked to the grid, so that is all the slack needed. */
+  d->plane_floats = OM_ALIGN_UP((size_t)(C * d->py * d->px * plane + d->Wq + 64), 16);
   *scratch_bytes = d->plane_floats * sizeof(float);
   return OM_OK;
 }
 
-/* Channels [c0, c1) of x into the zero-padded planes of xp. */
-static void pad_planes(const om_cdir *d, const float *x, float *xp, int64_t c0, int64_t c1) {
-  const int64_t H = d->H, W = d->W, Hp = d->Hp, Wp = d->Wp, pr = Wp - W - d->pl;
-  for (int64_t c = c0; c < c1; c++) {
-    float *p = xp + c * Hp * Wp;
-    const float *s = x + c * H * W;
-    memset(p, 0, (size_t)(d->pt * Wp) * sizeof(float));
-    p += d->pt * Wp;
-    for (int64_t y = 0; y < H; y++, p += Wp, s += W) {
-      memset(p, 0, (size_t)d->pl * sizeof(float));
-      memcpy(p + d->pl, s, (size_t)W * sizeof(float));
-      memset(p + d->pl + W, 0, (size_t)pr * sizeof(float));
-    }
-    memset(p, 0, (size_t)((Hp - d->pt - H) * Wp) * sizeof(float));
-  }
+/* Channels [c0, c1) of x into the zero-padded phase planes of xp. */
+static void fill_planes(const om_cdir *d, const float *x, float *xp, int64_t c0, int64_t c1) {
+  const int64_t H = d->H, W = d->W, Hq = d->Hq, Wq = d->Wq, sh = d->sh, sw = d->sw;
+  for (int64_t c = c0; c < c1; c++)
+    for (int64_t qy = 0; qy < d->py; qy++)
+      for (int64_t qx = 0; qx < d->px; qx++) {
+        float *p = xp + ((c * d->py + qy) * d->px + qx) * Hq * Wq;
+        const float *s = x + c * H * W;
+        /* phase columns j with 0 <= qx + sw*j - pl < W: [j0, j1) */
+        int64_t j0 = d->pl > qx ? (d->pl - qx + sw - 1) / sw : 0;
+        int64_t j1 = (d->pl + W - qx + sw - 1) / sw;
+        if (j1 > Wq) j1 = Wq;
+        if (j0 > j1) j0 = j1;
+        for (int64_t i = 0; i < Hq; i++, p += Wq) {
+          int64_t r = qy + sh * i - d->pt;
+          if (r < 0 || r >= H) {
+            memset(p, 0, (size_t)Wq * sizeof(float));
+            continue;
+          }
+          const float *row = s + r * W + qx - d->pl;
+          memset(p, 0, (size_t)j0 * sizeof(float));
+          if (sw == 1) {
+            memcpy(p + j0, row + j0, (size_t)(j1 - j0) * sizeof(float));
+          } else {
+            for (int64_t j = j0; j < j1; j++) p[j] = row[2 * j];
+          }
+          memset(p + j1, 0, (size_t)(Wq - j1) * sizeof(float));
+        }
+      }
 }
 
-/* One 8 x 32 tile: rows row0.., grid columns at xb (+ off[k] per k); valid: lanes kept. c / init
- * point at the tile's first valid output of row row0 (rows ldc apart, valid lanes contiguous). */
+/* One 8 x 32 tile: rows row0.., grid columns at xb (+ off[k] per k); valid: lanes kept; inside: lanes
+ * on the grid (the others are not loaded). c / init point at the tile's first valid output of row
+ * row0 (rows ldc apart, valid lanes contiguous). */
 T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t *off, float *c,
-                     int64_t ldc, int mr, uint32_t valid, const float *init, int load_c,
-                     const om_gemm_epi *epi, int64_t row0) {
+                     int64_t ldc, int mr, uint32_t valid, uint32_t inside, const float *init,
+                     int load_c, const om_gemm_epi *epi, int64_t row0) {
+  const __mmask16 l0 = (__mmask16)(inside & 0xFFFFu), l1 = (__mmask16)(inside >> 16);
   const __mmask16 v0 = (__mmask16)(valid & 0xFFFFu), v1 = (__mmask16)(valid >> 16);
   const int n0 = __builtin_popcount(v0), n1 = __builtin_popcount(v1);
   const __mmask16 s0 = (__mmask16)((1u << n0) - 1), s1 = (__mmask16)((1u << n1) - 1);
@@ -103,7 +136,7 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; k++) {
     const float *bp = xb + off[k];
-    __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+    __m512 b0 = _mm512_maskz_loadu_ps(l0, bp), b1 = _mm512_maskz_loadu_ps(l1, bp + 16);
     FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
     a += MR;
   }
@@ -132,7 +165,7 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
 /* Tiles [t0, t1) x output rows [i0, i1) (i0 a multiple of MR) over the padded image xp. */
 static void cdir_range(const om_cdir *d, const float *xp, const float *a, const om_gemm_epi *epi,
                        const float *sum, float *y, int64_t t0, int64_t t1, int64_t i0, int64_t i1) {
-  const int64_t M = d->M, K = d->K, Wp = d->Wp, OH = d->OH, OW = d->OW, ohw = OH * OW;
+  const int64_t M = d->M, K = d->K, Wq = d->Wq, OH = d->OH, OW = d->OW, ohw = OH * OW;
   const int64_t mpad = (M + MR - 1) / MR * MR;
   if (i1 > M) i1 = M;
   for (int64_t pc = 0; pc < K; pc += OM_GEMM_KC) {
@@ -140,12 +173,12 @@ static void cdir_range(const om_cdir *d, const float *xp, const float *a, const 
     int last = pc + kc >= K;
     const float *ablk = a + pc * mpad;
     for (int64_t jt = t0; jt < t1; jt++) {
-      int64_t p0 = jt * NR, oy = p0 / Wp, ox = p0 % Wp;
+      int64_t p0 = jt * NR, oy = p0 / Wq, ox = p0 % Wq;
       int64_t dst = oy * OW + (ox < OW ? ox : OW);
-      uint32_t valid = 0;
+      uint32_t valid = 0, inside = d->grid - p0 >= NR ? 0xFFFFFFFFu : (1u << (d->grid - p0)) - 1;
       for (int l = 0; l < NR; l++) {
         if (oy < OH && ox < OW) valid |= 1u << l;
-        if (++ox == Wp) {
+        if (++ox == Wq) {
           ox = 0;
           oy++;
         }
@@ -154,8 +187,8 @@ static void cdir_range(const om_cdir *d, const float *xp, const float *a, const 
       for (int64_t ir = i0; ir < i1; ir += MR) {
         int mr = (int)(i1 - ir < MR ? i1 - ir : MR);
         const float *init = pc == 0 && sum ? sum + ir * ohw + dst : NULL;
-        ukr(kc, ablk + ir * kc, xp + p0, d->off + pc, y + ir * ohw + dst, ohw, mr, valid, init, pc > 0,
-            last ? epi : NULL, ir);
+        ukr(kc, ablk + ir * kc, xp + p0, d->off + pc, y + ir * ohw + dst, ohw, mr, valid, inside, init,
+            pc > 0, last ? epi : NULL, ir);
       }
     }
   }
@@ -163,14 +196,14 @@ static void cdir_range(const om_cdir *d, const float *xp, const float *a, const 
 
 void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
                  int act, float alpha, float beta, float *y, void *scratch, om_intra team) {
-  float *xp = scratch; /* team slice 0: shared by the team */
-  const size_t used = (size_t)(d->C * d->Hp * d->Wp);
+  float *xp = scratch; /* team slice 0: the phase planes, shared by the team */
+  const size_t used = (size_t)(d->C * d->py * d->px * d->Hq * d->Wq);
   om_gemm_epi epi = {bias, act, alpha, beta};
   const int64_t mp = (d->M + MR - 1) / MR;
   int nt = team.nthreads;
   if ((double)d->M * (double)d->tiles * NR * (double)d->K < 262144.0) nt = 1;
   if (nt <= 1) {
-    pad_planes(d, x, xp, 0, d->C);
+    fill_planes(d, x, xp, 0, d->C);
     memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
     cdir_range(d, xp, a, &epi, sum, y, 0, d->tiles, 0, d->M);
     return;
@@ -178,7 +211,7 @@ void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *
 #pragma omp parallel num_threads(nt)
   {
     int t = omp_get_thread_num(), n = omp_get_num_threads();
-    pad_planes(d, x, xp, d->C * t / n, d->C * (t + 1) / n);
+    fill_planes(d, x, xp, d->C * t / n, d->C * (t + 1) / n);
     if (t == 0) memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
 #pragma omp barrier
     /* split the tiles while each thread gets two or more, else the output channels */

@@ -1,8 +1,11 @@
-/* conv_direct.h: stride-1 2-D Conv without im2col ("shifted rows"), AVX-512.
+/* conv_direct.h: 2-D Conv (stride 1 or 2) without im2col ("shifted rows"), AVX-512.
  *
- * The image is copied once into zero-padded planes (Hp x Wp per channel). On the grid of padded width,
- * p = oy*Wp + ox, the input element that weight (c, ky, kx) meets is at c*Hp*Wp + ky*dh*Wp + kx*dw + p:
- * row k of the GEMM's B operand is the padded image shifted by off[k]. The micro-kernel (8 output
+ * The image is copied once into zero-padded planes, split by stride phase: plane (c, qy, qx) holds
+ * the padded pixels (qy + sh*i, qx + sw*j), Hq x Wq of them (stride 1: one phase, the padded plane).
+ * On the grid p = oy*Wq + ox, the input element that weight (c, ky, kx) meets is in phase
+ * (ky*dh % sh, kx*dw % sw) at row oy + ky*dh/sh, column ox + kx*dw/sw: at a fixed offset off[k] from p,
+ * so row k of the GEMM's B operand is the phase planes shifted by off[k]. (A 1x1 stride-1 unpadded
+ * Conv stays a plain GEMM on the image: reading it unpacked measured no faster.) The micro-kernel (8 output
  * channels x 32 grid columns, weights pre-packed as in gemm.h) loads B straight from the padded image,
  * so nothing is packed per K block. Grid columns ox >= OW are computed and dropped: stores compress the
  * valid lanes into the NCHW output, and partial sums / the residual are expanded back on load.
@@ -18,22 +21,23 @@
 
 typedef struct om_cdir {
   int64_t C, M, H, W, OH, OW;         /* per group: input channels, output channels */
-  int64_t Hp, Wp, pt, pl;             /* padded plane and the top / left pads */
+  int64_t sh, sw, py, px;             /* strides; phases copied per dimension (1 for a 1-wide kernel) */
+  int64_t Hq, Wq, pt, pl;             /* phase plane size; top / left pads */
   int64_t K;                          /* C * kh * kw */
-  int64_t tiles;                      /* 32-column tiles of the OH x Wp grid */
-  const int32_t *off;                 /* K offsets into the padded image */
-  size_t plane_floats;                /* C*Hp*Wp + read slack */
+  int64_t grid, tiles;                /* OH * Wq grid columns; 32-column tiles of them */
+  const int32_t *off;                 /* K offsets into the phase planes */
+  size_t plane_floats;                /* C*py*px*Hq*Wq + read slack */
 } om_cdir;
 
-/* 1 when the shape suits it: 2-D, stride 1, this CPU runs AVX-512, offsets fit 32 bits, and the
- * grid wastes little (Wp - OW columns per row). */
-int om_cdir_supported(int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t dh, int64_t dw,
-                      int64_t pt, int64_t pb, int64_t pl, int64_t pr);
+/* 1 when the shape suits it: 2-D, stride 1 or 2, this CPU runs AVX-512, offsets fit 32 bits, and the
+ * grid wastes little (Wq - OW columns per row). */
+int om_cdir_supported(int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                      int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr);
 /* Geometry and offsets (off: C*kh*kw int32 from the caller's plan memory); the per-run scratch bytes
  * of one thread (the padded image lives in team slice 0 and is shared by the team). */
 int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int64_t W, int64_t kh,
-                  int64_t kw, int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
-                  size_t *scratch_bytes, char *err);
+                  int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pb,
+                  int64_t pl, int64_t pr, size_t *scratch_bytes, char *err);
 /* One image and group: x [C][H][W] -> y [M][OH][OW] = act(W x + bias + sum), a = the group's weights
  * packed by om_gemm_pack_a for the AVX-512 kernel; bias / sum may be NULL. On up to team.nthreads
  * threads; bit-identical for every team size. */

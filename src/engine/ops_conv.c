@@ -9,8 +9,8 @@
  *     packed panels, so no K x HW column buffer is ever materialized.
  *   - depthwise (Cg == 1): AVX-512 plane kernel over a padded copy (conv_depthwise.c) where it
  *     applies, else direct loops over rows (vectorizable inner loop over output columns).
- *   - 2-D stride 1 (constant weights, AVX-512): shifted rows of a padded copy of the image
- *     (conv_direct.c): the same GEMM micro-kernel tile, B read from the image, nothing packed.
+ *   - 2-D stride 1 or 2 (constant weights, AVX-512): shifted rows of padded phase planes of the image
+ *     (conv_direct.c): the GEMM micro-kernel's tile with B read from there, nothing packed.
  *     OM_CONV_DIRECT=0 turns it off (A/B runs).
  *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths): Winograd F(4x4, 3x3) where
  *     om_wino_profitable says so (conv_winograd.c; opt-in); the REF path always stays direct.
@@ -397,12 +397,13 @@ static int conv_prepare(om_prep *p, char *err) {
     }
     const char *de = getenv("OM_CONV_DIRECT");
     if (!one && c->wpacked && c->k->path == OM_KERNEL_AVX512 && c->D == 1 && c->kd == 1 &&
-        c->sh == 1 && c->sw == 1 && !(de && strcmp(de, "0") == 0) &&
-        om_cdir_supported(c->Cg, c->H, c->W, c->kh, c->kw, c->dh, c->dw, c->ph, g.pe[1], c->pw, g.pe[2])) {
+        !(de && strcmp(de, "0") == 0) &&
+        om_cdir_supported(c->Cg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, g.pe[1],
+                          c->pw, g.pe[2])) {
       int32_t *off = om_prep_alloc(p, (size_t)c->Kg * sizeof(int32_t));
       if (!off) return om_seterr(err, OM_E_NOMEM, "out of memory for Conv offsets");
-      if ((rc = om_cdir_setup(&c->cdir, off, c->Cg, c->Mg, c->H, c->W, c->kh, c->kw, c->dh, c->dw, c->ph,
-                              g.pe[1], c->pw, g.pe[2], &p->scratch_bytes, err)))
+      if ((rc = om_cdir_setup(&c->cdir, off, c->Cg, c->Mg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh,
+                              c->dw, c->ph, g.pe[1], c->pw, g.pe[2], &p->scratch_bytes, err)))
         return rc;
       c->kind = CONV_DIRECT;
       p->params = c;

@@ -407,6 +407,16 @@ static void all_cases(void) {
     t = mk2(1, 2, 6, 120, 3, 1, 5, 1, 9, 0);
     t.d[1] = 1; /* 36 junk columns per 120-wide grid row */
     run_conv(t, 0, path);
+    /* stride 2 through phase planes: 3x3 on even and odd sizes, 7x7 (resnet's stem), 1x1, stride
+     * along one axis, dilated, 1x1 stride 1 reading the image directly with a channel tail */
+    run_conv(mk2(1, 24, 16, 16, 40, 1, 3, 2, 1, 1), 0, path);
+    run_conv(mk2(2, 9, 15, 17, 11, 1, 3, 2, 1, 1), 0, path);
+    run_conv(mk2(1, 3, 40, 38, 16, 1, 7, 2, 1, 3), 0, path);
+    run_conv(mk2(1, 33, 14, 14, 20, 1, 1, 2, 1, 0), 0, path);
+    run_conv(mk2(1, 300, 5, 7, 13, 1, 1, 1, 1, 0), 0, path);
+    t = mk2(1, 8, 13, 21, 16, 1, 3, 2, 2, 2);
+    t.s[1] = 1; t.act = OM_ACT_RELU; t.sum = 1;
+    run_conv(t, 0, path);
     printf("path %s: %s\n", om_gemm_kernel_get(path)->name, failures == before ? "ok" : "FAILED");
   }
 }
