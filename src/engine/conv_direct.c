@@ -12,11 +12,14 @@
 
 #include <immintrin.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define MR 8
 #define NR 32
+#define TR_KC 128 /* transposed tiles: K block, so a 32-channel weight panel (16 KB) and the tile's
+                     image lines share L1 */
 
 /* Output size of one dimension; 0 when the kernel does not fit. */
 static int64_t out_len(int64_t padded, int64_t k, int64_t dil, int64_t s) {
@@ -66,11 +69,43 @@ int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int
         off[k++] = (int32_t)(((c * d->py + qy) * d->px + qx) * plane + (y * dh / sh) * d->Wq + x * dw / sw);
       }
   d->off = off;
+  /* Small images: 32-wide grid tiles waste lanes (7x7: 49 of 64), so the tile turns around: 32 output
+   * channels in the vector, R pixels broadcast, any R valid pixels per tile, partial sums in a
+   * [pixel][channel] buffer, transposed into NCHW once at the end. */
+  const int64_t ohw = d->OH * d->OW, mpad = (M + NR - 1) / NR * NR;
+  double grid_use = (double)ohw / (double)(d->tiles * NR) * (double)M / (double)((M + MR - 1) / MR * MR);
+  d->R = ohw % 8 && ohw % 7 == 0 ? 7 : 8;
+  double tr_use = (double)ohw / (double)((ohw + d->R - 1) / d->R * d->R) * (double)M / (double)mpad;
+  const char *env = getenv("OM_CONV_DIRECT"); /* "grid": never transposed (A/B runs) */
+  d->tr = ohw <= 1024 && tr_use > grid_use + 0.04 && !(env && strcmp(env, "grid") == 0);
+  d->ptiles = (ohw + d->R - 1) / d->R;
+  d->ldt = mpad;
   /* Valid lanes read inside the planes; the junk lanes of a tile (ox >= OW) read up to Wq further.
    * Loads are masked to the grid, so that is all the slack needed. */
   d->plane_floats = OM_ALIGN_UP((size_t)(C * d->py * d->px * plane + d->Wq + 64), 16);
-  *scratch_bytes = d->plane_floats * sizeof(float);
+  *scratch_bytes = (d->plane_floats + (d->tr ? (size_t)(ohw * mpad) : 0)) * sizeof(float);
   return OM_OK;
+}
+
+size_t om_cdir_weight_floats(const om_cdir *d) {
+  const om_gemm_kernel *k = om_gemm_kernel_get(OM_KERNEL_AVX512);
+  return d->tr ? (size_t)(d->K * d->ldt) : om_gemm_packed_a_floats(k, d->M, d->K);
+}
+
+void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst) {
+  const om_gemm_kernel *k = om_gemm_kernel_get(OM_KERNEL_AVX512);
+  if (!d->tr) {
+    om_gemm_pack_a(k, d->M, d->K, w, d->K, 1, 1.0f, dst);
+    return;
+  }
+  /* K blocks of TR_KC, in each the 32-channel panels, in each kc rows of 32 (zero past M) */
+  for (int64_t pc = 0; pc < d->K; pc += TR_KC) {
+    int64_t kc = d->K - pc < TR_KC ? d->K - pc : TR_KC;
+    for (int64_t jm = 0; jm < d->ldt; jm += NR)
+      for (int64_t kk = 0; kk < kc; kk++)
+        for (int64_t j = 0; j < NR; j++)
+          *dst++ = jm + j < d->M ? w[(jm + j) * d->K + pc + kk] : 0.0f;
+  }
 }
 
 /* Channels [c0, c1) of x into the zero-padded phase planes of xp. */
@@ -194,6 +229,107 @@ static void cdir_range(const om_cdir *d, const float *xp, const float *a, const 
   }
 }
 
+
+/* Transposed tile: R pixels (q[i]: the phase planes at pixel i's grid position) x 32 output channels
+ * of the panel w (kc x 32, gemm.h's packed B layout); t: the [pixel][channel] buffer at the tile's
+ * first pixel and channel. Rows >= r are computed on a repeated pointer and not stored. */
+T512 static inline __attribute__((always_inline)) void ukr_t_body(const int R, int64_t kc, const float *w,
+                                                                const float *const *q,
+                                                                const int32_t *off, float *t,
+                                                                int64_t ldt, int r, __mmask16 m0,
+                                                                __mmask16 m1, int load) {
+  __m512 acc[8][2];
+  const float *p[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < R; i++) {
+    p[i] = q[i];
+    if (load && i < r) {
+      acc[i][0] = _mm512_maskz_loadu_ps(m0, t + i * ldt);
+      acc[i][1] = _mm512_maskz_loadu_ps(m1, t + i * ldt + 16);
+    } else {
+      acc[i][0] = _mm512_setzero_ps();
+      acc[i][1] = _mm512_setzero_ps();
+    }
+  }
+#pragma GCC unroll 2
+  for (int64_t k = 0; k < kc; k++) {
+    const int64_t o = off[k];
+    __m512 w0 = _mm512_loadu_ps(w), w1 = _mm512_loadu_ps(w + 16);
+#pragma GCC unroll 8
+    for (int i = 0; i < R; i++) {
+      __m512 x = _mm512_set1_ps(p[i][o]);
+      acc[i][0] = _mm512_fmadd_ps(x, w0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(x, w1, acc[i][1]);
+    }
+    w += NR;
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < R; i++)
+    if (i < r) {
+      _mm512_mask_storeu_ps(t + i * ldt, m0, acc[i][0]);
+      _mm512_mask_storeu_ps(t + i * ldt + 16, m1, acc[i][1]);
+    }
+}
+
+T512 static void ukr_t8(int64_t kc, const float *w, const float *const *q, const int32_t *off, float *t,
+                        int64_t ldt, int r, __mmask16 m0, __mmask16 m1, int load) {
+  ukr_t_body(8, kc, w, q, off, t, ldt, r, m0, m1, load);
+}
+
+T512 static void ukr_t7(int64_t kc, const float *w, const float *const *q, const int32_t *off, float *t,
+                        int64_t ldt, int r, __mmask16 m0, __mmask16 m1, int load) {
+  ukr_t_body(7, kc, w, q, off, t, ldt, r, m0, m1, load);
+}
+
+/* Pixel tiles [t0, t1) x channel panels [j0, j1) (multiples of 32) into T[pixel][channel]. */
+static void tr_range(const om_cdir *d, const float *xp, const float *wb, float *T, int64_t t0, int64_t t1,
+                     int64_t j0, int64_t j1) {
+  const int64_t M = d->M, K = d->K, OW = d->OW, ohw = d->OH * OW, R = d->R;
+  if (j1 > M) j1 = M;
+  for (int64_t pc = 0; pc < K; pc += TR_KC) {
+    int64_t kc = K - pc < TR_KC ? K - pc : TR_KC;
+    const float *bblk = wb + pc * d->ldt;
+    for (int64_t jm = j0; jm < j1; jm += NR) {
+      int nm = (int)(M - jm < NR ? M - jm : NR);
+      __mmask16 m0 = nm >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nm) - 1);
+      __mmask16 m1 = nm >= 32 ? (__mmask16)0xFFFF : nm > 16 ? (__mmask16)((1u << (nm - 16)) - 1) : 0;
+      for (int64_t tt = t0; tt < t1; tt++) {
+        int64_t p0 = tt * R;
+        int r = (int)(ohw - p0 < R ? ohw - p0 : R);
+        const float *q[8];
+        for (int i = 0; i < 8; i++) {
+          int64_t pix = p0 + (i < r ? i : r - 1);
+          q[i] = xp + pix / OW * d->Wq + pix % OW;
+        }
+        if (R == 7) ukr_t7(kc, bblk + jm * kc, q, d->off + pc, T + p0 * d->ldt + jm, d->ldt, r, m0, m1, pc > 0);
+        else ukr_t8(kc, bblk + jm * kc, q, d->off + pc, T + p0 * d->ldt + jm, d->ldt, r, m0, m1, pc > 0);
+      }
+    }
+  }
+}
+
+/* Output channels [m0, m1): y[m][p] = act(T[p][m] + bias[m] + sum[m][p]), in blocks of 16 pixels so
+ * the 16 rows of T being read stay in L1 while every channel is written (a plain transpose walks T
+ * with a stride of ldt floats and misses the cache on every element). */
+T512 static void tr_store(const om_cdir *d, const float *T, const om_gemm_epi *epi, const float *sum,
+                          float *y, int64_t m0, int64_t m1) {
+  const int64_t ohw = d->OH * d->OW, ldt = d->ldt;
+  for (int64_t p0 = 0; p0 < ohw; p0 += 16) {
+    int n = (int)(ohw - p0 < 16 ? ohw - p0 : 16);
+    __mmask16 mk = (__mmask16)((1u << n) - 1);
+    const float *t = T + p0 * ldt;
+    for (int64_t m = m0; m < m1; m++) {
+      float col[16] = {0};
+      for (int i = 0; i < n; i++) col[i] = t[i * ldt + m];
+      __m512 v = _mm512_loadu_ps(col);
+      if (epi->bias) v = _mm512_add_ps(v, _mm512_set1_ps(epi->bias[m]));
+      if (sum) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, sum + m * ohw + p0));
+      if (epi->act != OM_ACT_NONE) v = om_vm_act512(v, epi->act, epi->alpha, epi->beta);
+      _mm512_mask_storeu_ps(y + m * ohw + p0, mk, v);
+    }
+  }
+}
+
 void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
                  int act, float alpha, float beta, float *y, void *scratch, om_intra team) {
   float *xp = scratch; /* team slice 0: the phase planes, shared by the team */
@@ -201,11 +337,18 @@ void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *
   om_gemm_epi epi = {bias, act, alpha, beta};
   const int64_t mp = (d->M + MR - 1) / MR;
   int nt = team.nthreads;
-  if ((double)d->M * (double)d->tiles * NR * (double)d->K < 262144.0) nt = 1;
+  if ((double)d->M * (double)(d->OH * d->OW) * (double)d->K < 262144.0) nt = 1;
+  float *T = xp + d->plane_floats; /* transposed mode: [pixel][channel] partial sums */
+  const int64_t jp = (d->M + NR - 1) / NR;
   if (nt <= 1) {
     fill_planes(d, x, xp, 0, d->C);
     memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
-    cdir_range(d, xp, a, &epi, sum, y, 0, d->tiles, 0, d->M);
+    if (d->tr) {
+      tr_range(d, xp, a, T, 0, d->ptiles, 0, d->M);
+      tr_store(d, T, &epi, sum, y, 0, d->M);
+    } else {
+      cdir_range(d, xp, a, &epi, sum, y, 0, d->tiles, 0, d->M);
+    }
     return;
   }
 #pragma omp parallel num_threads(nt)
@@ -214,8 +357,16 @@ void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *
     fill_planes(d, x, xp, d->C * t / n, d->C * (t + 1) / n);
     if (t == 0) memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
 #pragma omp barrier
-    /* split the tiles while each thread gets two or more, else the output channels */
-    if (d->tiles >= 2 * n || mp < n)
+    if (d->tr) {
+      /* split the channel panels while each thread gets one, else the pixel tiles */
+      if (jp >= n)
+        tr_range(d, xp, a, T, 0, d->ptiles, jp * t / n * NR, jp * (t + 1) / n * NR);
+      else
+        tr_range(d, xp, a, T, d->ptiles * t / n, d->ptiles * (t + 1) / n, 0, d->M);
+#pragma omp barrier
+      tr_store(d, T, &epi, sum, y, d->M * t / n, d->M * (t + 1) / n);
+    } else if (d->tiles >= 2 * n || mp < n)
+      /* split the tiles while each thread gets two or more, else the output channels */
       cdir_range(d, xp, a, &epi, sum, y, d->tiles * t / n, d->tiles * (t + 1) / n, 0, d->M);
     else
       cdir_range(d, xp, a, &epi, sum, y, 0, d->tiles, mp * t / n * MR, mp * (t + 1) / n * MR);

@@ -25,6 +25,9 @@ typedef struct om_cdir {
   int64_t Hq, Wq, pt, pl;             /* phase plane size; top / left pads */
   int64_t K;                          /* C * kh * kw */
   int64_t grid, tiles;                /* OH * Wq grid columns; 32-column tiles of them */
+  int tr;                             /* 1: transposed tiles (small images, see conv_direct.c) */
+  int64_t R, ptiles, ldt;             /* tr: pixels per tile, pixel tiles; channel stride of T
+                                         (also the packed weights' column count) */
   const int32_t *off;                 /* K offsets into the phase planes */
   size_t plane_floats;                /* C*py*px*Hq*Wq + read slack */
 } om_cdir;
@@ -38,8 +41,11 @@ int om_cdir_supported(int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, i
 int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int64_t W, int64_t kh,
                   int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pb,
                   int64_t pl, int64_t pr, size_t *scratch_bytes, char *err);
+/* Floats of one group's packed weights, and the packing of W [M][C*kh*kw] into them. */
+size_t om_cdir_weight_floats(const om_cdir *d);
+void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst);
 /* One image and group: x [C][H][W] -> y [M][OH][OW] = act(W x + bias + sum), a = the group's weights
- * packed by om_gemm_pack_a for the AVX-512 kernel; bias / sum may be NULL. On up to team.nthreads
+ * from om_cdir_pack_weights; bias / sum may be NULL. On up to team.nthreads
  * threads; bit-identical for every team size. */
 void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
                  int act, float alpha, float beta, float *y, void *scratch, om_intra team);

@@ -383,6 +383,34 @@ static int conv_prepare(om_prep *p, char *err) {
       p->params = c;
       return OM_OK;
     }
+    const char *de = getenv("OM_CONV_DIRECT");
+    int32_t *off = NULL;
+    if (!one && Wt->data && c->k->path == OM_KERNEL_AVX512 && c->D == 1 && c->kd == 1 &&
+        !(de && strcmp(de, "0") == 0) &&
+        om_cdir_supported(c->Cg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, g.pe[1],
+                          c->pw, g.pe[2])) {
+      off = om_prep_alloc(p, (size_t)c->Kg * sizeof(int32_t));
+      if (!off) return om_seterr(err, OM_E_NOMEM, "out of memory for Conv offsets");
+      if ((rc = om_cdir_setup(&c->cdir, off, c->Cg, c->Mg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh,
+                              c->dw, c->ph, g.pe[1], c->pw, g.pe[2], &p->scratch_bytes, err)))
+        return rc;
+    }
+    /* (a 1x1 stride-1 Conv stays a GEMM straight from NCHW: measured, the transposed tiles of
+     * conv_direct.c lose on it even at 7x7) */
+    if (off) {
+      size_t per = om_cdir_weight_floats(&c->cdir), tot;
+      if (!per || om_mul_size(per, (size_t)c->group, &tot) || om_mul_size(tot, sizeof(float), &tot))
+        return om_seterr(err, OM_E_LIMIT, "packed Conv weights overflow");
+      float *wp = om_prep_alloc(p, tot);
+      if (!wp) return om_seterr(err, OM_E_NOMEM, "out of memory packing Conv weights (%zu bytes)", tot);
+      for (int64_t gi = 0; gi < c->group; gi++)
+        om_cdir_pack_weights(&c->cdir, (const float *)Wt->data + gi * c->Mg * c->Kg, wp + gi * per);
+      c->wpacked = wp;
+      c->wstride = per;
+      c->kind = CONV_DIRECT;
+      p->params = c;
+      return OM_OK;
+    }
     if (Wt->data) {
       size_t per = om_gemm_packed_a_floats(c->k, c->Mg, c->Kg), tot;
       if (!per || om_mul_size(per, (size_t)c->group, &tot) || om_mul_size(tot, sizeof(float), &tot))
@@ -394,20 +422,6 @@ static int conv_prepare(om_prep *p, char *err) {
                        wp + gi * per);
       c->wpacked = wp;
       c->wstride = per;
-    }
-    const char *de = getenv("OM_CONV_DIRECT");
-    if (!one && c->wpacked && c->k->path == OM_KERNEL_AVX512 && c->D == 1 && c->kd == 1 &&
-        !(de && strcmp(de, "0") == 0) &&
-        om_cdir_supported(c->Cg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, g.pe[1],
-                          c->pw, g.pe[2])) {
-      int32_t *off = om_prep_alloc(p, (size_t)c->Kg * sizeof(int32_t));
-      if (!off) return om_seterr(err, OM_E_NOMEM, "out of memory for Conv offsets");
-      if ((rc = om_cdir_setup(&c->cdir, off, c->Cg, c->Mg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh,
-                              c->dw, c->ph, g.pe[1], c->pw, g.pe[2], &p->scratch_bytes, err)))
-        return rc;
-      c->kind = CONV_DIRECT;
-      p->params = c;
-      return OM_OK;
     }
     p->scratch_bytes = om_gemm_scratch_bytes(c->k, c->Mg, (int64_t)ohw, c->Kg, c->wpacked != NULL, 0);
   }

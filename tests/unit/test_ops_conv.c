@@ -417,6 +417,16 @@ static void all_cases(void) {
     t = mk2(1, 8, 13, 21, 16, 1, 3, 2, 2, 2);
     t.s[1] = 1; t.act = OM_ACT_RELU; t.sum = 1;
     run_conv(t, 0, path);
+    /* small images turn the tile around (channels in the vector, 7 or 8 pixels per tile): 7x7 with
+     * a channel tail, 14x14 from stride 2 with sum + relu, K > KC, 5x5 */
+    run_conv(mk2(1, 300, 7, 7, 120, 1, 3, 1, 1, 1), 0, path);
+    t = mk2(1, 32, 14, 14, 96, 1, 3, 2, 1, 1);
+    t.act = OM_ACT_RELU; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(2, 40, 14, 14, 64, 1, 3, 1, 1, 1);
+    t.act = OM_ACT_SILU; t.sum = 1; t.bias = 0;
+    run_conv(t, 0, path);
+    run_conv(mk2(1, 12, 9, 9, 32, 1, 5, 1, 1, 2), 0, path);
     printf("path %s: %s\n", om_gemm_kernel_get(path)->name, failures == before ? "ok" : "FAILED");
   }
 }
