@@ -2,8 +2,12 @@
  * mobilenet_v2 (each run as a one-node Conv through the real planner, bias + ReLU fused), plus the
  * GEMM micro-kernel alone (L1-resident panels) and one plain packed GEMM. Median of several runs;
  * prints GFLOP/s and the share of a 244 GFLOP/s FP32 single-core peak (AMD Zen 4/5 class, AVX-512).
- * 3x3 stride-1 layers also run with Winograd off (OM_WINOGRAD=0) for comparison; GFLOP/s always
- * count the direct convolution's flops. Times are thread CPU time (the machine is shared).
+ * The main column is the product's default route; 3x3 stride-1 layers also run with the opt-in
+ * Winograd (OM_WINOGRAD=1) for comparison; GFLOP/s always count the direct convolution's flops.
+ * Built with OpenBLAS (bench/CMakeLists.txt finds it through pkg-config), each layer is also timed as
+ * OpenBLAS would run it on one thread: cblas_sgemm for a 1x1 stride-1 layer, a materialized im2col +
+ * cblas_sgemm otherwise (+ bias and ReLU in one more pass), the baseline the issue asks to compare.
+ * Times are thread CPU time (the machine is shared).
  * Usage: kernels [ref|avx2|avx512] [runs] [filter]   (default: best path this CPU runs, 7 runs;
  * filter: only the layers whose description contains it, or of that network). */
 #include "common/om.h"
@@ -12,6 +16,9 @@
 #include "engine/op.h"
 #include "onnx/onnx.h"
 
+#ifdef OM_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +139,49 @@ static double bench_layer(const layer *L, int path, int runs, char *err) {
   return med;
 }
 
+#ifdef OM_HAVE_OPENBLAS
+/* The layer as a BLAS user would run it: im2col (skipped for 1x1 stride 1), one sgemm, bias + ReLU. */
+static double bench_openblas(const layer *L, int runs) {
+  if (L->group != 1) return -1;
+  int64_t k = L->k, pad = k / 2, s = L->s, C = L->C, M = L->M;
+  int64_t OH = (L->H + 2 * pad - k) / s + 1, OW = (L->W + 2 * pad - k) / s + 1, N = OH * OW, K = C * k * k;
+  float *x = malloc((size_t)(C * L->H * L->W) * 4), *w = malloc((size_t)(M * K) * 4);
+  float *col = malloc((size_t)(K * N) * 4), *y = malloc((size_t)(M * N) * 4), *b = malloc((size_t)M * 4);
+  for (int64_t i = 0; i < C * L->H * L->W; i++) x[i] = frand();
+  for (int64_t i = 0; i < M * K; i++) w[i] = frand() * 0.1f;
+  for (int64_t i = 0; i < M; i++) b[i] = frand();
+  int direct = k == 1 && s == 1;
+  double t[64];
+  for (int r = -1; r < runs; r++) { /* r = -1: warm-up */
+    double t0 = now();
+    if (!direct)
+      for (int64_t c = 0; c < C; c++)
+        for (int64_t ky = 0; ky < k; ky++)
+          for (int64_t kx = 0; kx < k; kx++) {
+            float *o = col + ((c * k + ky) * k + kx) * N;
+            for (int64_t oy = 0; oy < OH; oy++) {
+              int64_t iy = oy * s - pad + ky;
+              for (int64_t ox = 0; ox < OW; ox++) {
+                int64_t ix = ox * s - pad + kx;
+                o[oy * OW + ox] = iy >= 0 && iy < L->H && ix >= 0 && ix < L->W ? x[(c * L->H + iy) * L->W + ix] : 0.0f;
+              }
+            }
+          }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, w, (int)K,
+                direct ? x : col, (int)N, 0.0f, y, (int)N);
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t j = 0; j < N; j++) {
+        float v = y[m * N + j] + b[m];
+        y[m * N + j] = v > 0.0f ? v : 0.0f;
+      }
+    if (r >= 0) t[r] = now() - t0;
+  }
+  qsort(t, (size_t)runs, sizeof(double), cmp_d);
+  free(x); free(w); free(col); free(y); free(b);
+  return t[runs / 2];
+}
+#endif
+
 static void bench_ukr(const om_gemm_kernel *k) {
   int64_t kc = OM_GEMM_KC;
   float *a = om_alloc_aligned((size_t)(kc * k->mr) * 4), *b = om_alloc_aligned((size_t)(kc * k->nr) * 4);
@@ -168,6 +218,18 @@ static void bench_ukr(const om_gemm_kernel *k) {
   qsort(t, 7, sizeof(double), cmp_d);
   gf = 2.0 * (double)(M * N * K) / t[3] / 1e9;
   printf("%-13s %-24s %8.1f GFLOP/s %5.1f%% of peak (median)\n", "gemm", "256x784x1152", gf, 100 * gf / PEAK);
+#ifdef OM_HAVE_OPENBLAS
+  for (int r = 0; r < 7; r++) {
+    double t0 = now();
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0f, A, (int)K, B, (int)N,
+                0.0f, C, (int)N);
+    t[r] = now() - t0;
+  }
+  qsort(t, 7, sizeof(double), cmp_d);
+  gf = 2.0 * (double)(M * N * K) / t[3] / 1e9;
+  printf("%-13s %-24s %8.1f GFLOP/s %5.1f%% of peak (median; %s)\n", "gemm OpenBLAS", "256x784x1152", gf,
+         100 * gf / PEAK, openblas_get_config());
+#endif
   om_free_aligned(a); om_free_aligned(b); om_free_aligned(A); om_free_aligned(B); om_free_aligned(C);
   om_free_aligned(ap); om_free_aligned(s);
 }
@@ -187,21 +249,28 @@ int main(int argc, char **argv) {
   int runs = argc > 2 ? atoi(argv[2]) : 7;
   if (runs < 1 || runs > 64) runs = 7;
   const om_gemm_kernel *k = om_gemm_kernel_get(path);
+#ifdef OM_HAVE_OPENBLAS
+  openblas_set_num_threads(1); /* before any call: its pool would hide work from thread CPU time */
+#endif
   printf("path %s, %d runs per layer, single thread, peak %.0f GFLOP/s\n", k->name, runs, PEAK);
   bench_ukr(k);
   double tot_flop[3] = {0}, tot_t[3] = {0};
   const char *nets[3] = {"resnet50", "resnet18", "mobilenet_v2"};
+  unsetenv("OM_WINOGRAD"); /* main column: the default route */
   for (size_t i = 0; i < OM_ARRAY_LEN(layers); i++) {
     const layer *L = &layers[i];
     if (argc > 3 && !strstr(L->what, argv[3]) && strcmp(L->net, argv[3]) != 0) continue;
     char err[OM_ERR_LEN] = "";
-    int wino = L->k == 3 && L->s == 1 && L->group == 1 && !getenv("OM_BENCH_NO_DIRECT");
-    double tdirect = -1;
-    if (wino) { /* the same layer with Winograd off, for comparison */
-      setenv("OM_WINOGRAD", "0", 1);
-      tdirect = bench_layer(L, path, runs, err);
-      setenv("OM_WINOGRAD", "1", 1); /* Winograd is opt-in: the main column uses it */
+    int wino = L->k == 3 && L->s == 1 && L->group == 1 && !getenv("OM_BENCH_NO_WINOGRAD");
+    double twino = -1, tblas = -1;
+    if (wino) { /* the same layer with the opt-in Winograd, for comparison */
+      setenv("OM_WINOGRAD", "1", 1);
+      twino = bench_layer(L, path, runs, err);
+      unsetenv("OM_WINOGRAD");
     }
+#ifdef OM_HAVE_OPENBLAS
+    tblas = bench_openblas(L, runs);
+#endif
     double t = bench_layer(L, path, runs, err);
     if (t < 0) {
       printf("%-13s %-24s failed: %s\n", L->net, L->what, err);
@@ -211,7 +280,8 @@ int main(int argc, char **argv) {
     double flop = 2.0 * (double)(L->M * (L->C / L->group) * L->k * L->k * oh * ow);
     double gf = flop / t / 1e9;
     printf("%-13s %-24s %8.3f ms %8.1f GFLOP/s %5.1f%% of peak", L->net, L->what, t * 1e3, gf, 100 * gf / PEAK);
-    if (tdirect > 0) printf("  (direct %.3f ms, %.1f GFLOP/s)", tdirect * 1e3, flop / tdirect / 1e9);
+    if (tblas > 0) printf("  OpenBLAS %.3f ms (%.2fx)", tblas * 1e3, tblas / t);
+    if (twino > 0) printf("  Winograd %.3f ms (%.1f eff. GFLOP/s)", twino * 1e3, flop / twino / 1e9);
     printf("\n");
     for (int n = 0; n < 3; n++)
       if (strcmp(L->net, nets[n]) == 0) { tot_flop[n] += flop; tot_t[n] += t; }
