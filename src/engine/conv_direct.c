@@ -43,9 +43,9 @@ int om_cdir_supported(int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, i
   return plane < 2147483647.0 - 64.0;
 }
 
-int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int64_t W, int64_t kh,
-                  int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pb,
-                  int64_t pl, int64_t pr, size_t *scratch_bytes, char *err) {
+int om_cdir_setup(om_cdir *d, int64_t C, int64_t M, int64_t H, int64_t W, int64_t kh, int64_t kw,
+                  int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl,
+                  int64_t pr, size_t *scratch_bytes, size_t *index_ints, char *err) {
   if (!om_cdir_supported(C, H, W, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr))
     return om_seterr(err, OM_E_UNSUPPORTED, "shifted-row Conv does not apply to this shape");
   memset(d, 0, sizeof *d);
@@ -62,13 +62,6 @@ int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int
   d->grid = d->OH * d->Wq;
   d->tiles = (d->grid + NR - 1) / NR;
   const int64_t plane = d->Hq * d->Wq;
-  for (int64_t c = 0, k = 0; c < C; c++)
-    for (int64_t y = 0; y < kh; y++)
-      for (int64_t x = 0; x < kw; x++) {
-        int64_t qy = y * dh % sh, qx = x * dw % sw;
-        off[k++] = (int32_t)(((c * d->py + qy) * d->px + qx) * plane + (y * dh / sh) * d->Wq + x * dw / sw);
-      }
-  d->off = off;
   /* Small images: 32-wide grid tiles waste lanes (7x7: 49 of 64), so the tile turns around: 32 output
    * channels in the vector, R pixels broadcast, any R valid pixels per tile, partial sums in a
    * [pixel][channel] buffer, transposed into NCHW once at the end. */
@@ -84,7 +77,43 @@ int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int
    * Loads are masked to the grid, so that is all the slack needed. */
   d->plane_floats = OM_ALIGN_UP((size_t)(C * d->py * d->px * plane + d->Wq + 64), 16);
   *scratch_bytes = (d->plane_floats + (d->tr ? (size_t)(ohw * mpad) : 0)) * sizeof(float);
+  *index_ints = (size_t)(d->K + (d->tr ? ohw : 2 * d->tiles));
   return OM_OK;
+}
+
+void om_cdir_index(om_cdir *d, int32_t *mem, int64_t kh, int64_t kw, int64_t dh, int64_t dw) {
+  const int64_t plane = d->Hq * d->Wq, Wq = d->Wq, OH = d->OH, OW = d->OW, sh = d->sh, sw = d->sw;
+  int32_t *off = mem;
+  for (int64_t c = 0, k = 0; c < d->C; c++)
+    for (int64_t y = 0; y < kh; y++)
+      for (int64_t x = 0; x < kw; x++) {
+        int64_t qy = y * dh % sh, qx = x * dw % sw;
+        off[k++] = (int32_t)(((c * d->py + qy) * d->px + qx) * plane + (y * dh / sh) * Wq + x * dw / sw);
+      }
+  d->off = off;
+  mem += d->K;
+  if (d->tr) {
+    for (int64_t p = 0; p < OH * OW; p++) mem[p] = (int32_t)(p / OW * Wq + p % OW);
+    d->pix = mem;
+    return;
+  }
+  uint32_t *valid = (uint32_t *)mem;
+  int32_t *dst = mem + d->tiles;
+  for (int64_t jt = 0; jt < d->tiles; jt++) {
+    int64_t p0 = jt * NR, oy = p0 / Wq, ox = p0 % Wq;
+    dst[jt] = (int32_t)(oy * OW + (ox < OW ? ox : OW));
+    uint32_t v = 0;
+    for (int l = 0; l < NR; l++) {
+      if (oy < OH && ox < OW) v |= 1u << l;
+      if (++ox == Wq) {
+        ox = 0;
+        oy++;
+      }
+    }
+    valid[jt] = v;
+  }
+  d->tvalid = valid;
+  d->tdst = dst;
 }
 
 size_t om_cdir_weight_floats(const om_cdir *d) {
@@ -200,7 +229,7 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
 /* Tiles [t0, t1) x output rows [i0, i1) (i0 a multiple of MR) over the padded image xp. */
 static void cdir_range(const om_cdir *d, const float *xp, const float *a, const om_gemm_epi *epi,
                        const float *sum, float *y, int64_t t0, int64_t t1, int64_t i0, int64_t i1) {
-  const int64_t M = d->M, K = d->K, Wq = d->Wq, OH = d->OH, OW = d->OW, ohw = OH * OW;
+  const int64_t M = d->M, K = d->K, ohw = d->OH * d->OW;
   const int64_t mpad = (M + MR - 1) / MR * MR;
   if (i1 > M) i1 = M;
   for (int64_t pc = 0; pc < K; pc += OM_GEMM_KC) {
@@ -208,16 +237,8 @@ static void cdir_range(const om_cdir *d, const float *xp, const float *a, const 
     int last = pc + kc >= K;
     const float *ablk = a + pc * mpad;
     for (int64_t jt = t0; jt < t1; jt++) {
-      int64_t p0 = jt * NR, oy = p0 / Wq, ox = p0 % Wq;
-      int64_t dst = oy * OW + (ox < OW ? ox : OW);
-      uint32_t valid = 0, inside = d->grid - p0 >= NR ? 0xFFFFFFFFu : (1u << (d->grid - p0)) - 1;
-      for (int l = 0; l < NR; l++) {
-        if (oy < OH && ox < OW) valid |= 1u << l;
-        if (++ox == Wq) {
-          ox = 0;
-          oy++;
-        }
-      }
+      int64_t p0 = jt * NR, dst = d->tdst[jt];
+      uint32_t valid = d->tvalid[jt], inside = d->grid - p0 >= NR ? 0xFFFFFFFFu : (1u << (d->grid - p0)) - 1;
       if (!valid) continue;
       for (int64_t ir = i0; ir < i1; ir += MR) {
         int mr = (int)(i1 - ir < MR ? i1 - ir : MR);
@@ -284,7 +305,7 @@ T512 static void ukr_t7(int64_t kc, const float *w, const float *const *q, const
 /* Pixel tiles [t0, t1) x channel panels [j0, j1) (multiples of 32) into T[pixel][channel]. */
 static void tr_range(const om_cdir *d, const float *xp, const float *wb, float *T, int64_t t0, int64_t t1,
                      int64_t j0, int64_t j1) {
-  const int64_t M = d->M, K = d->K, OW = d->OW, ohw = d->OH * OW, R = d->R;
+  const int64_t M = d->M, K = d->K, ohw = d->OH * d->OW, R = d->R;
   if (j1 > M) j1 = M;
   for (int64_t pc = 0; pc < K; pc += TR_KC) {
     int64_t kc = K - pc < TR_KC ? K - pc : TR_KC;
@@ -297,10 +318,7 @@ static void tr_range(const om_cdir *d, const float *xp, const float *wb, float *
         int64_t p0 = tt * R;
         int r = (int)(ohw - p0 < R ? ohw - p0 : R);
         const float *q[8];
-        for (int i = 0; i < 8; i++) {
-          int64_t pix = p0 + (i < r ? i : r - 1);
-          q[i] = xp + pix / OW * d->Wq + pix % OW;
-        }
+        for (int i = 0; i < 8; i++) q[i] = xp + d->pix[p0 + (i < r ? i : r - 1)];
         if (R == 7) ukr_t7(kc, bblk + jm * kc, q, d->off + pc, T + p0 * d->ldt + jm, d->ldt, r, m0, m1, pc > 0);
         else ukr_t8(kc, bblk + jm * kc, q, d->off + pc, T + p0 * d->ldt + jm, d->ldt, r, m0, m1, pc > 0);
       }

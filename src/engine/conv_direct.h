@@ -29,6 +29,9 @@ typedef struct om_cdir {
   int64_t R, ptiles, ldt;             /* tr: pixels per tile, pixel tiles; channel stride of T
                                          (also the packed weights' column count) */
   const int32_t *off;                 /* K offsets into the phase planes */
+  const uint32_t *tvalid;             /* grid: per tile, the lanes on valid outputs */
+  const int32_t *tdst;                /* grid: per tile, the output index of its first valid lane */
+  const int32_t *pix;                 /* tr: per output pixel, its grid position */
   size_t plane_floats;                /* C*py*px*Hq*Wq + read slack */
 } om_cdir;
 
@@ -36,11 +39,13 @@ typedef struct om_cdir {
  * grid wastes little (Wq - OW columns per row). */
 int om_cdir_supported(int64_t C, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
                       int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr);
-/* Geometry and offsets (off: C*kh*kw int32 from the caller's plan memory); the per-run scratch bytes
- * of one thread (the padded image lives in team slice 0 and is shared by the team). */
-int om_cdir_setup(om_cdir *d, int32_t *off, int64_t C, int64_t M, int64_t H, int64_t W, int64_t kh,
-                  int64_t kw, int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pb,
-                  int64_t pl, int64_t pr, size_t *scratch_bytes, char *err);
+/* Geometry; the per-run scratch bytes of one thread (the phase planes live in team slice 0 and are
+ * shared by the team) and the int32s of the index tables om_cdir_index fills. */
+int om_cdir_setup(om_cdir *d, int64_t C, int64_t M, int64_t H, int64_t W, int64_t kh, int64_t kw,
+                  int64_t sh, int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl,
+                  int64_t pr, size_t *scratch_bytes, size_t *index_ints, char *err);
+/* Offsets and per-tile tables into mem (index_ints int32s of the caller's plan memory). */
+void om_cdir_index(om_cdir *d, int32_t *mem, int64_t kh, int64_t kw, int64_t dh, int64_t dw);
 /* Floats of one group's packed weights, and the packing of W [M][C*kh*kw] into them. */
 size_t om_cdir_weight_floats(const om_cdir *d);
 void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst);

@@ -389,11 +389,13 @@ static int conv_prepare(om_prep *p, char *err) {
         !(de && strcmp(de, "0") == 0) &&
         om_cdir_supported(c->Cg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, g.pe[1],
                           c->pw, g.pe[2])) {
-      off = om_prep_alloc(p, (size_t)c->Kg * sizeof(int32_t));
-      if (!off) return om_seterr(err, OM_E_NOMEM, "out of memory for Conv offsets");
-      if ((rc = om_cdir_setup(&c->cdir, off, c->Cg, c->Mg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh,
-                              c->dw, c->ph, g.pe[1], c->pw, g.pe[2], &p->scratch_bytes, err)))
+      size_t nidx;
+      if ((rc = om_cdir_setup(&c->cdir, c->Cg, c->Mg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw,
+                              c->ph, g.pe[1], c->pw, g.pe[2], &p->scratch_bytes, &nidx, err)))
         return rc;
+      off = om_prep_alloc(p, nidx * sizeof(int32_t));
+      if (!off) return om_seterr(err, OM_E_NOMEM, "out of memory for Conv offsets");
+      om_cdir_index(&c->cdir, off, c->kh, c->kw, c->dh, c->dw);
     }
     /* (a 1x1 stride-1 Conv stays a GEMM straight from NCHW: measured, the transposed tiles of
      * conv_direct.c lose on it even at 7x7) */
