@@ -126,35 +126,30 @@ T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, flo
     return;
   }
   pad_plane(d, x, scratch, scratch + d->PH * d->rowlen);
-  const int64_t OW = d->OW, L = d->rowlen, kh = d->kh, kw = d->kw;
+  const int64_t OH = d->OH, OW = d->OW, L = d->rowlen, kh = d->kh, kw = d->kw;
   int64_t koff[MAXK]; /* column offset of tap kx in a padded row */
   for (int64_t kx = 0; kx < kw; kx++) koff[kx] = d->sw == 1 ? kx : (kx & 1) * d->half + (kx >> 1);
   const __m512 bv = _mm512_set1_ps(bias);
-  for (int64_t oy = 0; oy < d->OH; oy++) {
-    const float *rows = scratch + oy * d->sh * L;
-    float *yr = y + oy * OW;
-    const float *sr = sum ? sum + oy * OW : NULL;
-    for (int64_t ox = 0; ox < OW; ox += 32) {
-      /* two vectors per step: independent FMA chains */
-      int64_t left = OW - ox;
-      __mmask16 m0 = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-      __mmask16 m1 = left >= 32 ? (__mmask16)0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1) : 0;
-      __m512 a0 = bv, a1 = bv;
-      if (sr) {
-        a0 = _mm512_add_ps(a0, _mm512_maskz_loadu_ps(m0, sr + ox));
-        a1 = _mm512_add_ps(a1, _mm512_maskz_loadu_ps(m1, sr + ox + 16));
+  for (int64_t ox = 0; ox < OW; ox += 16) {
+    int64_t n = OW - ox < 16 ? OW - ox : 16;
+    __mmask16 mo = (__mmask16)((1u << n) - 1);
+    for (int64_t oy = 0; oy < OH; oy += 4) { /* four output rows: four independent FMA chains */
+      int nr = (int)(OH - oy < 4 ? OH - oy : 4);
+      __m512 acc[4];
+      for (int r = 0; r < 4; r++) {
+        acc[r] = bv;
+        if (sum && r < nr) acc[r] = _mm512_add_ps(bv, _mm512_maskz_loadu_ps(mo, sum + (oy + r) * OW + ox));
       }
       for (int64_t ky = 0; ky < kh; ky++) {
-        const float *r = rows + ky * L + ox;
         const float *wr = w + ky * kw;
-        for (int64_t kx = 0; kx < kw; kx++) {
-          __m512 wv = _mm512_set1_ps(wr[kx]);
-          a0 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(r + koff[kx]), a0);
-          if (m1) a1 = _mm512_fmadd_ps(wv, _mm512_loadu_ps(r + koff[kx] + 16), a1);
+        for (int r = 0; r < nr; r++) {
+          const float *row = scratch + ((oy + r) * d->sh + ky) * L + ox;
+          for (int64_t kx = 0; kx < kw; kx++)
+            acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wr[kx]), _mm512_loadu_ps(row + koff[kx]), acc[r]);
         }
       }
-      _mm512_mask_storeu_ps(yr + ox, m0, om_vm_act512(a0, act, alpha, beta));
-      if (m1) _mm512_mask_storeu_ps(yr + ox + 16, m1, om_vm_act512(a1, act, alpha, beta));
+      for (int r = 0; r < nr; r++)
+        _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, om_vm_act512(acc[r], act, alpha, beta));
     }
   }
 }
