@@ -787,6 +787,7 @@ int om_cli_run(const om_cli *c) {
   const char *out_name = c->output ? c->output : "standard output";
   om_buf head = {0};
   uint8_t *partial_buf = NULL;
+  double *prof = NULL; /* --profile's per-step seconds (declared here: every goto done frees it) */
   int worker = 0;                /* an MPI rank other than 0: computes, writes nothing */
 #ifdef OMPREDICT_MPI
   om_mpi mpi;
@@ -1055,10 +1056,11 @@ int om_cli_run(const om_cli *c) {
   R.softmax_done = softmax_done;
   R.raw_elems = elems;
   R.send_raw = c->raw != NULL;
-  if (c->profile && !(R.prof = calloc((size_t)om_plan_nsteps(plan) + 1, sizeof(double)))) {
+  if (c->profile && !(prof = calloc((size_t)om_plan_nsteps(plan) + 1, sizeof(double)))) {
     fprintf(stderr, "ompredict: out of memory for the profile\n");
     goto done;
   }
+  R.prof = prof;
   if (c->mask_dir) {
     R.mask_dir = c->mask_dir;
     R.mask_c = (int)res->dims[1];
@@ -1219,7 +1221,7 @@ done:
 #endif
   om_atomic_abort(&outf);
   om_atomic_abort(&rawf);
-  free(R.prof);
+  free(prof);
   om_reorder_free(reorder);
   om_plan_free(plan);
   onnx_free(model);
