@@ -197,12 +197,23 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
     c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                            \
     c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                            \
   }
+  if (v1) {
 #pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; k++) {
-    const float *bp = xb + off[k];
-    __m512 b0 = _mm512_maskz_loadu_ps(l0, bp), b1 = _mm512_maskz_loadu_ps(l1, bp + 16);
-    FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
-    a += MR;
+    for (int64_t k = 0; k < kc; k++) {
+      const float *bp = xb + off[k];
+      __m512 b0 = _mm512_maskz_loadu_ps(l0, bp), b1 = _mm512_maskz_loadu_ps(l1, bp + 16);
+      FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
+      a += MR;
+    }
+  } else { /* no valid lane in the upper half (the grid's last tile): half the FMAs */
+#define FMAHALF(i) c##i##a = _mm512_fmadd_ps(_mm512_set1_ps(a[(i)]), b0, c##i##a);
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; k++) {
+      __m512 b0 = _mm512_maskz_loadu_ps(l0, xb + off[k]);
+      FMAHALF(0) FMAHALF(1) FMAHALF(2) FMAHALF(3) FMAHALF(4) FMAHALF(5) FMAHALF(6) FMAHALF(7)
+      a += MR;
+    }
+#undef FMAHALF
   }
 #undef FMAROW
   int act = epi ? epi->act : OM_ACT_NONE;

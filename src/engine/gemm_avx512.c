@@ -40,12 +40,26 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
     c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                            \
     c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                            \
   }
+  if (nr > 16) {
 #pragma GCC unroll 4
-  for (int64_t k = 0; k < kc; k++) {
-    __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-    FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
-    a += MR;
-    b += NR;
+    for (int64_t k = 0; k < kc; k++) {
+      __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+      FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
+      a += MR;
+      b += NR;
+    }
+  } else {
+    /* a tail panel of <= 16 columns (N = 196 = 6 x 32 + 4): half the FMAs, 8 chains still cover
+     * the FMA latency */
+#define FMAHALF(i) c##i##a = _mm512_fmadd_ps(_mm512_set1_ps(a[(i)]), b0, c##i##a);
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; k++) {
+      __m512 b0 = _mm512_loadu_ps(b);
+      FMAHALF(0) FMAHALF(1) FMAHALF(2) FMAHALF(3) FMAHALF(4) FMAHALF(5) FMAHALF(6) FMAHALF(7)
+      a += MR;
+      b += NR;
+    }
+#undef FMAHALF
   }
 #undef FMAROW
 
