@@ -71,6 +71,24 @@ T512 static void pad_plane(const om_dw *d, const float *x, float *s, float *tmp)
   }
 }
 
+/* Four output rows of 16 columns at (oy, ox): start from bias (+ the residual), end with the
+ * activation and a masked store; both plane kernels below share them. */
+T512 static inline __attribute__((always_inline)) void rows_init(__m512 *acc, __m512 bv, const float *sum,
+                                                               __mmask16 mo, int64_t OW, int64_t oy,
+                                                               int64_t ox, int nr) {
+  for (int r = 0; r < 4; r++) {
+    acc[r] = bv;
+    if (sum && r < nr) acc[r] = _mm512_add_ps(bv, _mm512_maskz_loadu_ps(mo, sum + (oy + r) * OW + ox));
+  }
+}
+
+T512 static inline __attribute__((always_inline)) void rows_store(const __m512 *acc, float *y, __mmask16 mo,
+                                                                int64_t OW, int64_t oy, int64_t ox, int nr,
+                                                                int act, float alpha, float beta) {
+  for (int r = 0; r < nr; r++)
+    _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, om_vm_act512(acc[r], act, alpha, beta));
+}
+
 /* Stride 1 along both axes, straight from x: the zero padding is the load mask (lanes whose input
  * column is outside [0, W) are not read), so there is no padded copy, whose per-row calls cost more
  * than the arithmetic on the 14x14 and 7x7 planes of mobile networks. Four output rows at a time
@@ -91,10 +109,7 @@ T512 static inline __attribute__((always_inline)) void dw_s1_body(const om_dw *d
     for (int64_t oy = 0; oy < OH; oy += 4) {
       int nr = (int)(OH - oy < 4 ? OH - oy : 4);
       __m512 acc[4];
-      for (int r = 0; r < 4; r++) {
-        acc[r] = bv;
-        if (sum && r < nr) acc[r] = _mm512_add_ps(bv, _mm512_maskz_loadu_ps(mo, sum + (oy + r) * OW + ox));
-      }
+      rows_init(acc, bv, sum, mo, OW, oy, ox, nr);
       for (int64_t ky = 0; ky < kh; ky++) {
         const float *wr = w + ky * kw;
         for (int r = 0; r < 4; r++) {
@@ -105,8 +120,7 @@ T512 static inline __attribute__((always_inline)) void dw_s1_body(const om_dw *d
             acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wr[kx]), _mm512_maskz_loadu_ps(mk[kx], row + kx), acc[r]);
         }
       }
-      for (int r = 0; r < nr; r++)
-        _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, om_vm_act512(acc[r], act, alpha, beta));
+      rows_store(acc, y, mo, OW, oy, ox, nr, act, alpha, beta);
     }
   }
 }
@@ -136,10 +150,7 @@ T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, flo
     for (int64_t oy = 0; oy < OH; oy += 4) { /* four output rows: four independent FMA chains */
       int nr = (int)(OH - oy < 4 ? OH - oy : 4);
       __m512 acc[4];
-      for (int r = 0; r < 4; r++) {
-        acc[r] = bv;
-        if (sum && r < nr) acc[r] = _mm512_add_ps(bv, _mm512_maskz_loadu_ps(mo, sum + (oy + r) * OW + ox));
-      }
+      rows_init(acc, bv, sum, mo, OW, oy, ox, nr);
       for (int64_t ky = 0; ky < kh; ky++) {
         const float *wr = w + ky * kw;
         for (int r = 0; r < nr; r++) {
@@ -148,8 +159,7 @@ T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, flo
             acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wr[kx]), _mm512_loadu_ps(row + koff[kx]), acc[r]);
         }
       }
-      for (int r = 0; r < nr; r++)
-        _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, om_vm_act512(acc[r], act, alpha, beta));
+      rows_store(acc, y, mo, OW, oy, ox, nr, act, alpha, beta);
     }
   }
 }

@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "engine/op.h"
 #include "engine/vmath.h"
+#include "engine/tile512.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -191,12 +192,7 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
   }
   LOADROW(0) LOADROW(1) LOADROW(2) LOADROW(3) LOADROW(4) LOADROW(5) LOADROW(6) LOADROW(7)
 #undef LOADROW
-#define FMAROW(i)                                                                          \
-  {                                                                                        \
-    __m512 av = _mm512_set1_ps(a[(i)]);                                                    \
-    c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                            \
-    c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                            \
-  }
+#define FMAROW(i) OM_TILE512_FMA(i)
   if (v1) {
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
@@ -206,7 +202,7 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
       a += MR;
     }
   } else { /* no valid lane in the upper half (the grid's last tile): half the FMAs */
-#define FMAHALF(i) c##i##a = _mm512_fmadd_ps(_mm512_set1_ps(a[(i)]), b0, c##i##a);
+#define FMAHALF(i) OM_TILE512_FMA_HALF(i)
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
       __m512 b0 = _mm512_maskz_loadu_ps(l0, xb + off[k]);
@@ -216,20 +212,9 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
 #undef FMAHALF
   }
 #undef FMAROW
-  int act = epi ? epi->act : OM_ACT_NONE;
-  float al = epi ? epi->alpha : 0.0f, be = epi ? epi->beta : 0.0f;
-  const float *bias = epi ? epi->bias : NULL;
 #define STOREROW(i)                                                                        \
   if ((i) < mr) {                                                                          \
-    if (bias) {                                                                            \
-      __m512 bv = _mm512_set1_ps(bias[row0 + (i)]);                                        \
-      c##i##a = _mm512_add_ps(c##i##a, bv);                                                \
-      c##i##b = _mm512_add_ps(c##i##b, bv);                                                \
-    }                                                                                      \
-    if (act != OM_ACT_NONE) {                                                              \
-      c##i##a = om_vm_act512(c##i##a, act, al, be);                                        \
-      c##i##b = om_vm_act512(c##i##b, act, al, be);                                        \
-    }                                                                                      \
+    OM_TILE512_EPI(i, epi, row0)                                                           \
     _mm512_mask_storeu_ps(c + (i) * ldc, s0, _mm512_maskz_compress_ps(v0, c##i##a));       \
     _mm512_mask_storeu_ps(c + (i) * ldc + n0, s1, _mm512_maskz_compress_ps(v1, c##i##b));  \
   }

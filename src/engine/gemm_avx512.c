@@ -6,6 +6,7 @@
 
 #include "engine/op.h"
 #include "engine/vmath.h"
+#include "engine/tile512.h"
 
 #include <immintrin.h>
 
@@ -34,12 +35,7 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
   LOADROW(0) LOADROW(1) LOADROW(2) LOADROW(3) LOADROW(4) LOADROW(5) LOADROW(6) LOADROW(7)
 #undef LOADROW
 
-#define FMAROW(i)                                                                          \
-  {                                                                                        \
-    __m512 av = _mm512_set1_ps(a[(i)]);                                                    \
-    c##i##a = _mm512_fmadd_ps(av, b0, c##i##a);                                            \
-    c##i##b = _mm512_fmadd_ps(av, b1, c##i##b);                                            \
-  }
+#define FMAROW(i) OM_TILE512_FMA(i)
   if (nr > 16) {
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
@@ -51,7 +47,7 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
   } else {
     /* a tail panel of <= 16 columns (N = 196 = 6 x 32 + 4): half the FMAs, 8 chains still cover
      * the FMA latency */
-#define FMAHALF(i) c##i##a = _mm512_fmadd_ps(_mm512_set1_ps(a[(i)]), b0, c##i##a);
+#define FMAHALF(i) OM_TILE512_FMA_HALF(i)
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
       __m512 b0 = _mm512_loadu_ps(b);
@@ -63,20 +59,9 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
   }
 #undef FMAROW
 
-  int act = epi ? epi->act : OM_ACT_NONE;
-  float al = epi ? epi->alpha : 0.0f, be = epi ? epi->beta : 0.0f;
-  const float *bias = epi ? epi->bias : NULL;
 #define STOREROW(i)                                                                        \
   if ((i) < mr) {                                                                          \
-    if (bias) {                                                                            \
-      __m512 bv = _mm512_set1_ps(bias[row0 + (i)]);                                        \
-      c##i##a = _mm512_add_ps(c##i##a, bv);                                                \
-      c##i##b = _mm512_add_ps(c##i##b, bv);                                                \
-    }                                                                                      \
-    if (act != OM_ACT_NONE) {                                                              \
-      c##i##a = om_vm_act512(c##i##a, act, al, be);                                              \
-      c##i##b = om_vm_act512(c##i##b, act, al, be);                                              \
-    }                                                                                      \
+    OM_TILE512_EPI(i, epi, row0)                                                           \
     _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a);                                     \
     _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);                                \
   }

@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "engine/op.h"
 #include "engine/vmath.h"
+#include "engine/tile512.h"
 
 #include <immintrin.h>
 #include <string.h>
@@ -153,20 +154,9 @@ TBF static void ukr_bf16(int64_t kp, const uint32_t *a, const uint32_t *b, float
   }
 #undef DPROW
 
-  int act = epi ? epi->act : OM_ACT_NONE;
-  float al = epi ? epi->alpha : 0.0f, be = epi ? epi->beta : 0.0f;
-  const float *bias = epi ? epi->bias : NULL;
 #define STOREROW(i)                                                                        \
   if ((i) < mr) {                                                                          \
-    if (bias) {                                                                            \
-      __m512 bv = _mm512_set1_ps(bias[row0 + (i)]);                                        \
-      c##i##a = _mm512_add_ps(c##i##a, bv);                                                \
-      c##i##b = _mm512_add_ps(c##i##b, bv);                                                \
-    }                                                                                      \
-    if (act != OM_ACT_NONE) {                                                              \
-      c##i##a = om_vm_act512(c##i##a, act, al, be);                                              \
-      c##i##b = om_vm_act512(c##i##b, act, al, be);                                              \
-    }                                                                                      \
+    OM_TILE512_EPI(i, epi, row0)                                                           \
     _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a);                                     \
     _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);                                \
   }
