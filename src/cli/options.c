@@ -111,7 +111,7 @@ static const char help_text[] =
     "  'ompredict --resume -o FILE' with the same inputs and options keeps the whole rows of\n"
     "  FILE.partial, skips those inputs and appends the rest: the result is byte-identical to an\n"
     "  uninterrupted run. If FILE exists and there is no FILE.partial, there is nothing to do.\n"
-    "  (--resume does not continue --raw files.)\n"
+    "  With --raw RAW, RAW.partial is continued the same way (it must hold those rows).\n"
     "Environment: OMP_NUM_THREADS, SLURM_CPUS_PER_TASK, SRUN_CPUS_PER_TASK, SLURM_ARRAY_TASK_*,\n"
     "  OMP_PROC_BIND/OMP_PLACES (respected). With fewer inputs than threads, the idle threads\n"
     "  work inside the network (same bytes); OM_INTRA=0 turns that off, and on a machine shared\n"
@@ -305,8 +305,6 @@ int om_cli_parse(int argc, char **argv, om_cli *c, char *err) {
   c->ninputs = argc - optind;
   if (!c->model && !c->list) return om_seterr(err, OM_E_INVALID, "no model: use -m MODEL");
   if (c->resume && !c->output) return om_seterr(err, OM_E_INVALID, "--resume needs -o FILE");
-  if (c->resume && c->raw)
-    return om_seterr(err, OM_E_INVALID, "--resume cannot continue a --raw file; drop one of them");
   return OM_OK;
 }
 

@@ -995,12 +995,28 @@ int om_cli_run(const om_cli *c) {
     }
     if (c->resume && have_partial) {
       size_t len, keep, rows;
+      long long raw_keep = 0;
+      int64_t rd = (int64_t)elems;
+      char *raw_partial = c->raw ? om_atomic_partial_name(c->raw) : NULL;
       st = om_read_file(partial, 0, &partial_buf, &len, err);
       if (!st)
         st = resume_scan((const char *)partial_buf, len, head.s ? head.s : "",
                          with_header ? head.len : 0, c->format, &in, lo, hi - lo, partial, &keep,
                          &rows, err);
+      /* --raw: RAW.partial must hold the same rows; checked before either partial is taken over */
+      if (!st && c->raw && !raw_partial) st = om_seterr(err, OM_E_NOMEM, "out of memory");
+      if (!st && c->raw)
+        st = om_npy_writer_check_partial(raw_partial, 1, &rd, (int64_t)rows, &raw_keep, err);
       if (!st) st = om_atomic_resume(&outf, c->output, (long long)keep, err);
+      if (!st && c->raw) {
+        st = om_atomic_resume(&rawf, c->raw, raw_keep, err);
+        if (!st) st = om_npy_writer_continue(&npw, rawf.f, 1, &rd, (int64_t)rows, err);
+        if (st) { /* leave FILE.partial where it was (its whole rows) */
+          char e2[OM_ERR_LEN];
+          om_atomic_keep_partial(&outf, e2);
+        }
+      }
+      free(raw_partial);
       if (!st) {
         start = lo + rows;
         if (c->verbose)
@@ -1020,7 +1036,7 @@ int om_cli_run(const om_cli *c) {
   } else if (with_header && fwrite(head.s, 1, head.len, stdout) != head.len) {
     goto done;
   }
-  if (c->raw && !worker) {
+  if (c->raw && !worker && !rawf.f) { /* (a resumed run continues RAW.partial, above) */
     int64_t rd = (int64_t)elems;
     if (om_atomic_open(&rawf, c->raw, err) != OM_OK ||
         om_npy_writer_open(&npw, rawf.f, 1, &rd, err) != OM_OK) {

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "npy.c assumes a little-endian host"
@@ -272,6 +273,58 @@ int om_npy_writer_open(om_npy_writer *w, FILE *f, int row_ndim, const int64_t *r
   size_t n = build_header(w, 0, hdr, sizeof hdr);
   if (!n) return om_seterr(err, OM_E_INVALID, "npy writer: header too long");
   if (fwrite(hdr, 1, n, f) != n) return om_seterr(err, OM_E_IO, "npy writer: writing header: %s", strerror(errno));
+  return OM_OK;
+}
+
+/* The row shape part of om_npy_writer_open, without writing. */
+static int writer_shape(om_npy_writer *w, int row_ndim, const int64_t *row_dims, char *err) {
+  memset(w, 0, sizeof *w);
+  if (row_ndim < 0 || row_ndim > OM_MAX_DIMS - 1)
+    return om_seterr(err, OM_E_INVALID, "npy writer: %d row dimensions (at most %d)", row_ndim, OM_MAX_DIMS - 1);
+  w->row_ndim = row_ndim;
+  for (int i = 0; i < row_ndim; i++) w->row_dims[i] = row_dims[i];
+  if (om_dims_count(w->row_dims, row_ndim, &w->row_elems) || w->row_elems > SIZE_MAX / sizeof(float))
+    return om_seterr(err, OM_E_INVALID, "npy writer: bad row shape (negative or too large)");
+  return OM_OK;
+}
+
+int om_npy_writer_check_partial(const char *path, int row_ndim, const int64_t *row_dims, int64_t keep_rows,
+                                long long *keep_bytes, char *err) {
+  om_npy_writer w;
+  int st = writer_shape(&w, row_ndim, row_dims, err);
+  if (st) return st;
+  char want[1024], got[1024];
+  size_t hl = build_header(&w, 0, want, sizeof want), rb = w.row_elems * sizeof(float);
+  struct stat sb;
+  FILE *f = fopen(path, "rb");
+  if (!f && errno == ENOENT)
+    return om_seterr(err, OM_E_IO, "--resume with --raw: %s does not exist (was the interrupted run "
+                     "given --raw?); rerun without --resume", path);
+  if (!f) return om_seterr(err, OM_E_IO, "cannot open %s: %s", path, strerror(errno));
+  size_t n = hl ? fread(got, 1, hl, f) : 0;
+  int ok = fstat(fileno(f), &sb) == 0;
+  fclose(f);
+  if (!hl || !ok || n != hl || (size_t)sb.st_size < hl)
+    return om_seterr(err, OM_E_FORMAT, "%s is not a --raw file of this run (its header is short)", path);
+  int64_t present = rb ? (int64_t)(((size_t)sb.st_size - hl) / rb) : keep_rows;
+  build_header(&w, present, want, sizeof want);
+  if (memcmp(want, got, hl) != 0)
+    return om_seterr(err, OM_E_FORMAT, "%s is not a --raw file of this run (another row shape or row count "
+                     "in its header)", path);
+  if (present < keep_rows)
+    return om_seterr(err, OM_E_FORMAT, "%s holds %lld rows, fewer than the %lld rows kept from the output; "
+                     "rerun without --resume", path, (long long)present, (long long)keep_rows);
+  *keep_bytes = (long long)(hl + (size_t)keep_rows * rb);
+  return OM_OK;
+}
+
+int om_npy_writer_continue(om_npy_writer *w, FILE *f, int row_ndim, const int64_t *row_dims, int64_t rows,
+                           char *err) {
+  int st = writer_shape(w, row_ndim, row_dims, err);
+  if (st) return st;
+  w->f = f;
+  w->rows = rows;
+  w->header_pos = 0;
   return OM_OK;
 }
 

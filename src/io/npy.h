@@ -36,6 +36,16 @@ typedef struct om_npy_writer {
 int om_npy_writer_open(om_npy_writer *w, FILE *f, int row_ndim, const int64_t *row_dims, char *err);
 int om_npy_writer_row(om_npy_writer *w, const float *row, char *err);      /* row_elems floats */
 int om_npy_writer_nan_row(om_npy_writer *w, char *err);                    /* a row of NaN */
+/* --resume of a streamed file: path holds what a writer of this row shape finished after `rows`
+ * rows (an interrupted run's RAW.partial). Checks its header is exactly the one this writer writes for
+ * the whole rows present and that at least keep_rows are present; *keep_bytes = header + keep_rows
+ * rows (what the caller truncates the file to). OM_E_FORMAT with the reason otherwise. */
+int om_npy_writer_check_partial(const char *path, int row_ndim, const int64_t *row_dims, int64_t keep_rows,
+                                long long *keep_bytes, char *err);
+/* Sets w to append to f (positioned after keep_rows rows written by a writer of this shape, header
+ * at offset 0). */
+int om_npy_writer_continue(om_npy_writer *w, FILE *f, int row_ndim, const int64_t *row_dims, int64_t rows,
+                           char *err);
 /* Rewrites the header with the final row count (seek back); leaves the file position at the end. */
 int om_npy_writer_finish(om_npy_writer *w, char *err);
 

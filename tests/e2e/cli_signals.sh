@@ -48,6 +48,22 @@ for fmt in csv jsonl; do
   [ $rc = 0 ] && grep -q "nothing to do" done.err || fail "resume of a complete file: $rc"
   cmp -s out.$fmt full.$fmt || fail "resume of a complete file changed it"
 done
+# --raw with --resume: RAW.partial is continued too, both files byte-identical to an uninterrupted run.
+"$OMPREDICT" "${ARGS[@]}" -o rfull.csv --raw rfull.npy; [ $? = 1 ] || fail "--raw reference run"
+OMPREDICT_TEST_DELAY_MS=100 "$OMPREDICT" "${ARGS[@]}" -o r.csv --raw r.npy 2> /dev/null & pid=$!
+sleep 1.5; kill -TERM $pid; wait $pid; rc=$?
+[ $rc = 143 ] && [ -s r.csv.partial ] && [ -s r.npy.partial ] || fail "--raw SIGTERM: exit $rc, partials missing"
+cp r.csv.partial r.keep; mv r.npy.partial r.npysave
+"$OMPREDICT" "${ARGS[@]}" -o r.csv --raw r.npy --resume 2> r.err; [ $? = 2 ] || fail "resume without RAW.partial accepted"
+grep -q "r.npy.partial does not exist" r.err || fail "message: $(cat r.err)"
+cmp -s r.csv.partial r.keep || fail "a refused --raw resume changed FILE.partial"
+head -c 200 r.npysave > r.npy.partial
+"$OMPREDICT" "${ARGS[@]}" -o r.csv --raw r.npy --resume 2> /dev/null; [ $? = 2 ] || fail "torn RAW.partial accepted"
+cmp -s r.csv.partial r.keep || fail "a refused --raw resume changed FILE.partial"
+mv r.npysave r.npy.partial
+"$OMPREDICT" "${ARGS[@]}" -o r.csv --raw r.npy --resume; [ $? = 1 ] || fail "--raw resume exit"
+cmp r.csv rfull.csv && cmp r.npy rfull.npy || fail "resumed --raw run differs from an uninterrupted one"
+[ ! -e r.csv.partial ] && [ ! -e r.npy.partial ] || fail "partials left after the --raw resume"
 # A partial from another input list is refused.
 head -n 3 full.csv > other.csv.partial
 "$OMPREDICT" -m "$M" -q in3.npy in4.npy -o other.csv --resume 2> err; [ $? = 2 ] || fail "foreign partial accepted"
