@@ -431,7 +431,37 @@ static void all_cases(void) {
   }
 }
 
+/* Random 2-D convolutions on the AVX-512 path, mostly in the shifted-row route's range (stride 1/2,
+ * any pads and dilation, groups, tails of channels and tiles, grid and transposed tiles), each
+ * checked against the naive reference like the fixed cases. Fixed seed: the same shapes every run. */
+static int64_t pick(int64_t lo, int64_t hi) {
+  frand();
+  return lo + (int64_t)((rng >> 20) % (uint64_t)(hi - lo + 1));
+}
+
+static void random_cases(int n) {
+  if (!om_gemm_path_supported(OM_KERNEL_AVX512)) return;
+  int before = failures;
+  for (int i = 0; i < n; i++) {
+    int64_t g = pick(1, 3) == 3 ? 2 : 1, k = pick(1, 5), s = pick(1, 2), d = pick(1, 4) == 4 ? 2 : 1;
+    int64_t C = g * pick(1, 24), M = g * pick(1, 40), H = pick(1, 20), W = pick(1, 40);
+    cc t = mk2(pick(1, 2), C, H, W, M, g, k, s, d, 0);
+    for (int a = 1; a < 3; a++) {
+      t.pb[a] = pick(0, k / 2 + 1);
+      t.pe[a] = pick(0, k / 2 + 1);
+    }
+    int64_t eh = (k - 1) * d + 1;
+    if (H + t.pb[1] + t.pe[1] < eh || W + t.pb[2] + t.pe[2] < eh) continue; /* kernel does not fit */
+    t.act = (int)pick(0, 2) == 2 ? OM_ACT_RELU : OM_ACT_NONE;
+    t.sum = (int)pick(0, 1);
+    t.bias = (int)pick(0, 3) != 0;
+    run_conv(t, 0, OM_KERNEL_AVX512);
+  }
+  printf("random shapes: %s\n", failures == before ? "ok" : "FAILED");
+}
+
 int main(void) {
+  random_cases(150);
   /* Winograd is opt-in in the product: run every case with it on and off */
   setenv("OM_WINOGRAD", "1", 1);
   all_cases();
