@@ -18,22 +18,7 @@
 T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                              int mr, int nr, const float *init, int64_t ldi, int load_c,
                              const om_gemm_epi *epi, int64_t row0) {
-  __mmask16 m0 = nr >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << nr) - 1);
-  __mmask16 m1 = nr >= 32 ? (__mmask16)0xFFFF : nr > 16 ? (__mmask16)((1u << (nr - 16)) - 1) : 0;
-  __m512 c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b;
-  const float *src = init ? init : c;
-  int64_t lds = init ? ldi : ldc;
-  int ld = init != NULL || load_c;
-#define LOADROW(i)                                                                         \
-  if (ld && (i) < mr) {                                                                    \
-    c##i##a = _mm512_maskz_loadu_ps(m0, src + (i) * lds);                                  \
-    c##i##b = _mm512_maskz_loadu_ps(m1, src + (i) * lds + 16);                             \
-  } else {                                                                                 \
-    c##i##a = _mm512_setzero_ps();                                                         \
-    c##i##b = _mm512_setzero_ps();                                                         \
-  }
-  LOADROW(0) LOADROW(1) LOADROW(2) LOADROW(3) LOADROW(4) LOADROW(5) LOADROW(6) LOADROW(7)
-#undef LOADROW
+  OM_TILE512_BEGIN(nr, mr, init, ldi, c, ldc, load_c)
 
 #define FMAROW(i) OM_TILE512_FMA(i)
   if (nr > 16) {
@@ -59,12 +44,5 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
   }
 #undef FMAROW
 
-#define STOREROW(i)                                                                        \
-  if ((i) < mr) {                                                                          \
-    OM_TILE512_EPI(i, epi, row0)                                                           \
-    _mm512_mask_storeu_ps(c + (i) * ldc, m0, c##i##a);                                     \
-    _mm512_mask_storeu_ps(c + (i) * ldc + 16, m1, c##i##b);                                \
-  }
-  STOREROW(0) STOREROW(1) STOREROW(2) STOREROW(3) STOREROW(4) STOREROW(5) STOREROW(6) STOREROW(7)
-#undef STOREROW
+  OM_TILE512_STORE(c, ldc, mr, epi, row0)
 }

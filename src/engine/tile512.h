@@ -20,6 +20,44 @@
     }                                                                                      \
   }
 
+/* Declares the tile (c0a .. c7b) and the column masks m0, m1 of an nr-wide tile, and starts it from
+ * init (ldi apart; a residual), or from C itself (load_c: a later K block), or from zero. Rows >= mr
+ * start at zero and are never stored. */
+#define OM_TILE512_BEGIN(nr, mr, init, ldi, c, ldc, load_c)                                \
+  __mmask16 m0 = (nr) >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nr)) - 1);           \
+  __mmask16 m1 = (nr) >= 32   ? (__mmask16)0xFFFF                                          \
+                 : (nr) > 16 ? (__mmask16)((1u << ((nr) - 16)) - 1)                        \
+                             : (__mmask16)0;                                               \
+  __m512 c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b;   \
+  {                                                                                        \
+    const float *src_ = (init) ? (init) : (c);                                             \
+    int64_t lds_ = (init) ? (ldi) : (ldc);                                                 \
+    int ld_ = (init) != NULL || (load_c);                                                  \
+    OM_TILE512_LOAD_(0) OM_TILE512_LOAD_(1) OM_TILE512_LOAD_(2) OM_TILE512_LOAD_(3)        \
+    OM_TILE512_LOAD_(4) OM_TILE512_LOAD_(5) OM_TILE512_LOAD_(6) OM_TILE512_LOAD_(7)        \
+  }
+#define OM_TILE512_LOAD_(i)                                                                \
+  if (ld_ && (i) < mr) {                                                                   \
+    c##i##a = _mm512_maskz_loadu_ps(m0, src_ + (i) * lds_);                                \
+    c##i##b = _mm512_maskz_loadu_ps(m1, src_ + (i) * lds_ + 16);                           \
+  } else {                                                                                 \
+    c##i##a = _mm512_setzero_ps();                                                         \
+    c##i##b = _mm512_setzero_ps();                                                         \
+  }
+
+/* Epilogue and masked store of rows < mr into c (ldc apart). */
+#define OM_TILE512_STORE(c, ldc, mr, epi, row0)                                            \
+  OM_TILE512_STORE_(0, c, ldc, mr, epi, row0) OM_TILE512_STORE_(1, c, ldc, mr, epi, row0)  \
+  OM_TILE512_STORE_(2, c, ldc, mr, epi, row0) OM_TILE512_STORE_(3, c, ldc, mr, epi, row0)  \
+  OM_TILE512_STORE_(4, c, ldc, mr, epi, row0) OM_TILE512_STORE_(5, c, ldc, mr, epi, row0)  \
+  OM_TILE512_STORE_(6, c, ldc, mr, epi, row0) OM_TILE512_STORE_(7, c, ldc, mr, epi, row0)
+#define OM_TILE512_STORE_(i, c, ldc, mr, epi, row0)                                        \
+  if ((i) < (mr)) {                                                                        \
+    OM_TILE512_EPI(i, epi, row0)                                                           \
+    _mm512_mask_storeu_ps((c) + (i) * (ldc), m0, c##i##a);                                 \
+    _mm512_mask_storeu_ps((c) + (i) * (ldc) + 16, m1, c##i##b);                            \
+  }
+
 #define OM_TILE512_FMA(i)                                                                  \
   {                                                                                        \
     __m512 av_ = _mm512_set1_ps(a[(i)]);                                                   \
