@@ -74,6 +74,10 @@ int om_cdir_setup(om_cdir *d, int64_t C, int64_t M, int64_t H, int64_t W, int64_
   d->tr = ohw <= 1024 && tr_use > grid_use + 0.04 && !(env && strcmp(env, "grid") == 0);
   d->ptiles = (ohw + d->R - 1) / d->R;
   d->ldt = mpad;
+  /* grid: K blocks of equal size near OM_GEMM_KC (576 = 3 x 192 rather than 256 + 256 + 64), so no
+   * block pays the tile's load/store for a few k */
+  int64_t nb = (d->K + OM_GEMM_KC - 1) / OM_GEMM_KC;
+  d->kcb = (d->K + nb - 1) / nb;
   /* Valid lanes read inside the planes; the junk lanes of a tile (ox >= OW) read up to Wq further.
    * Loads are masked to the grid, so that is all the slack needed. */
   d->plane_floats = OM_ALIGN_UP((size_t)(C * d->py * d->px * plane + d->Wq + 64), 16);
@@ -124,8 +128,16 @@ size_t om_cdir_weight_floats(const om_cdir *d) {
 
 void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst) {
   const om_gemm_kernel *k = om_gemm_kernel_get(OM_KERNEL_AVX512);
-  if (!d->tr) {
-    om_gemm_pack_a(k, d->M, d->K, w, d->K, 1, 1.0f, dst);
+  if (!d->tr) { /* A panels of MR rows per K block of kcb, as om_gemm_pack_a lays them out */
+    const int64_t mpad = (d->M + MR - 1) / MR * MR;
+    for (int64_t pc = 0; pc < d->K; pc += d->kcb) {
+      int64_t kc = d->K - pc < d->kcb ? d->K - pc : d->kcb;
+      for (int64_t ir = 0; ir < mpad; ir += MR)
+        for (int64_t kk = 0; kk < kc; kk++)
+          for (int64_t i = 0; i < MR; i++)
+            *dst++ = ir + i < d->M ? w[(ir + i) * d->K + pc + kk] : 0.0f;
+    }
+    (void)k;
     return;
   }
   /* K blocks of TR_KC, in each the 32-channel panels, in each kc rows of 32 (zero past M) */
@@ -228,8 +240,8 @@ static void cdir_range(const om_cdir *d, const float *xp, const float *a, const 
   const int64_t M = d->M, K = d->K, ohw = d->OH * d->OW;
   const int64_t mpad = (M + MR - 1) / MR * MR;
   if (i1 > M) i1 = M;
-  for (int64_t pc = 0; pc < K; pc += OM_GEMM_KC) {
-    int64_t kc = K - pc < OM_GEMM_KC ? K - pc : OM_GEMM_KC;
+  for (int64_t pc = 0; pc < K; pc += d->kcb) {
+    int64_t kc = K - pc < d->kcb ? K - pc : d->kcb;
     int last = pc + kc >= K;
     const float *ablk = a + pc * mpad;
     for (int64_t jt = t0; jt < t1; jt++) {

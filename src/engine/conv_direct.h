@@ -24,6 +24,7 @@ typedef struct om_cdir {
   int64_t sh, sw, py, px;             /* strides; phases copied per dimension (1 for a 1-wide kernel) */
   int64_t Hq, Wq, pt, pl;             /* phase plane size; top / left pads */
   int64_t K;                          /* C * kh * kw */
+  int64_t kcb;                        /* grid: K block (equal blocks of at most OM_GEMM_KC) */
   int64_t grid, tiles;                /* OH * Wq grid columns; 32-column tiles of them */
   int tr;                             /* 1: transposed tiles (small images, see conv_direct.c) */
   int64_t R, ptiles, ldt;             /* tr: pixels per tile, pixel tiles; channel stride of T
