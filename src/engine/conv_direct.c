@@ -122,12 +122,11 @@ void om_cdir_index(om_cdir *d, int32_t *mem, int64_t kh, int64_t kw, int64_t dh,
 }
 
 size_t om_cdir_weight_floats(const om_cdir *d) {
-  const om_gemm_kernel *k = om_gemm_kernel_get(OM_KERNEL_AVX512);
-  return d->tr ? (size_t)(d->K * d->ldt) : om_gemm_packed_a_floats(k, d->M, d->K);
+  /* tr: K rows of ldt channels; grid: K rows of the MR-padded channel count */
+  return (size_t)(d->K * (d->tr ? d->ldt : (d->M + MR - 1) / MR * MR));
 }
 
 void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst) {
-  const om_gemm_kernel *k = om_gemm_kernel_get(OM_KERNEL_AVX512);
   if (!d->tr) { /* A panels of MR rows per K block of kcb, as om_gemm_pack_a lays them out */
     const int64_t mpad = (d->M + MR - 1) / MR * MR;
     for (int64_t pc = 0; pc < d->K; pc += d->kcb) {
@@ -137,7 +136,6 @@ void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst) {
           for (int64_t i = 0; i < MR; i++)
             *dst++ = ir + i < d->M ? w[(ir + i) * d->K + pc + kk] : 0.0f;
     }
-    (void)k;
     return;
   }
   /* K blocks of TR_KC, in each the 32-channel panels, in each kc rows of 32 (zero past M) */

@@ -9,8 +9,8 @@
  * channels x 32 grid columns, weights pre-packed as in gemm.h) loads B straight from the padded image,
  * so nothing is packed per K block. Grid columns ox >= OW are computed and dropped: stores compress the
  * valid lanes into the NCHW output, and partial sums / the residual are expanded back on load.
- * Summation order per output element is that of om_gemm over the same packed weights (K blocks of
- * OM_GEMM_KC, k in order inside), whatever the team size. */
+ * Summation order per output element is that of om_gemm: k = 0 .. K-1 in order (K blocks only split
+ * where the running sum is parked in C), whatever the team size. */
 #ifndef OM_CONV_DIRECT_H
 #define OM_CONV_DIRECT_H
 

@@ -258,25 +258,7 @@ static size_t build_header(const om_npy_writer *w, int64_t rows, char *buf, size
   return total;
 }
 
-int om_npy_writer_open(om_npy_writer *w, FILE *f, int row_ndim, const int64_t *row_dims, char *err) {
-  memset(w, 0, sizeof *w);
-  if (row_ndim < 0 || row_ndim > OM_MAX_DIMS - 1)
-    return om_seterr(err, OM_E_INVALID, "npy writer: %d row dimensions (at most %d)", row_ndim, OM_MAX_DIMS - 1);
-  w->f = f;
-  w->row_ndim = row_ndim;
-  for (int i = 0; i < row_ndim; i++) w->row_dims[i] = row_dims[i];
-  if (om_dims_count(w->row_dims, row_ndim, &w->row_elems) || w->row_elems > SIZE_MAX / sizeof(float))
-    return om_seterr(err, OM_E_INVALID, "npy writer: bad row shape (negative or too large)");
-  w->header_pos = ftell(f);
-  if (w->header_pos < 0) w->header_pos = 0; /* a pipe: finish will report it cannot seek */
-  char hdr[1024];
-  size_t n = build_header(w, 0, hdr, sizeof hdr);
-  if (!n) return om_seterr(err, OM_E_INVALID, "npy writer: header too long");
-  if (fwrite(hdr, 1, n, f) != n) return om_seterr(err, OM_E_IO, "npy writer: writing header: %s", strerror(errno));
-  return OM_OK;
-}
-
-/* The row shape part of om_npy_writer_open, without writing. */
+/* A writer's row shape (w zeroed first); no I/O. */
 static int writer_shape(om_npy_writer *w, int row_ndim, const int64_t *row_dims, char *err) {
   memset(w, 0, sizeof *w);
   if (row_ndim < 0 || row_ndim > OM_MAX_DIMS - 1)
@@ -285,6 +267,19 @@ static int writer_shape(om_npy_writer *w, int row_ndim, const int64_t *row_dims,
   for (int i = 0; i < row_ndim; i++) w->row_dims[i] = row_dims[i];
   if (om_dims_count(w->row_dims, row_ndim, &w->row_elems) || w->row_elems > SIZE_MAX / sizeof(float))
     return om_seterr(err, OM_E_INVALID, "npy writer: bad row shape (negative or too large)");
+  return OM_OK;
+}
+
+int om_npy_writer_open(om_npy_writer *w, FILE *f, int row_ndim, const int64_t *row_dims, char *err) {
+  int st = writer_shape(w, row_ndim, row_dims, err);
+  if (st) return st;
+  w->f = f;
+  w->header_pos = ftell(f);
+  if (w->header_pos < 0) w->header_pos = 0; /* a pipe: finish will report it cannot seek */
+  char hdr[1024];
+  size_t n = build_header(w, 0, hdr, sizeof hdr);
+  if (!n) return om_seterr(err, OM_E_INVALID, "npy writer: header too long");
+  if (fwrite(hdr, 1, n, f) != n) return om_seterr(err, OM_E_IO, "npy writer: writing header: %s", strerror(errno));
   return OM_OK;
 }
 
