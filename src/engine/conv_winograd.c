@@ -36,6 +36,14 @@ int om_wino_profitable(int64_t C, int64_t K, int64_t OH, int64_t OW) {
 
 static int64_t rup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+/* Floats between the 36 planes of V (or M): whole cache lines, but never a multiple of 4 KiB, since
+ * the transforms touch all 36 planes at once and planes 4 KiB apart share one L1 set (tb*C is
+ * usually a power of two: 36 streams into one 12-way set measured 10x slower). */
+static int64_t plane_stride(int64_t n) {
+  n = rup(n, 16);
+  return n % 1024 == 0 ? n + 16 : n;
+}
+
 int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int64_t H, int64_t W,
                   int64_t OH, int64_t OW, int64_t ph, int64_t pw, size_t *u_floats,
                   size_t *scratch_bytes, char *err) {
@@ -59,8 +67,10 @@ int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int
   if (!w->ustride || om_mul_size(w->ustride, 36, u_floats))
     return om_seterr(err, OM_E_LIMIT, "Winograd Conv weights size overflows");
   /* scratch: V [36][C][TB] | M [36][K][TB] | d, t [2][36][TW] + out [40][TB] | GEMM packing */
-  if (om_mul_size((size_t)C * 36, tb * sizeof(float), &v) ||
-      om_mul_size((size_t)K * 36, tb * sizeof(float), &m) ||
+  w->vs = plane_stride((int64_t)tb * C);
+  w->ms = plane_stride((int64_t)tb * K);
+  if (om_mul_size((size_t)w->vs, 36 * sizeof(float), &v) ||
+      om_mul_size((size_t)w->ms, 36 * sizeof(float), &m) ||
       om_mul_size((size_t)w->TW * 72 + tb * 40, sizeof(float), &d))
     return om_seterr(err, OM_E_LIMIT, "Winograd Conv scratch size overflows");
   g = om_gemm_scratch_bytes(k, K, (int64_t)tb, C, 1, 0);
@@ -153,8 +163,7 @@ INL void input_tiles(const om_wino *w, const float *xc, int64_t c, int64_t ty, i
     }
   }
   for (int i = 0; i < 6; i++) bt6(d + i * n, 6 * n, t + i * n, 6 * n, n);
-  const int64_t cs = w->C * w->TB;
-  for (int k = 0; k < 6; k++) bt6(t + k * 6 * n, n, V + (k * 6 * w->C + c) * w->TB + jj0, cs, n);
+  for (int k = 0; k < 6; k++) bt6(t + k * 6 * n, n, V + k * 6 * w->vs + c * w->TB + jj0, w->vs, n);
 }
 
 
@@ -173,22 +182,39 @@ T512 static inline void bt6v(const __m512 *d, __m512 *o) {
   o[5] = _mm512_fmadd_ps(c15, d42, _mm512_fnmadd_ps(c2, d[3], _mm512_add_ps(d[1], d[5])));
 }
 
-/* Phases i = 0..5 of 16 tiles from 68+ floats at p: ph[i][j] = p[4j + i]. */
-T512 static inline void phases16(const float *p, __m512 *ph) {
+/* The load masks of phases16 for the run of 16 tiles starting at column x0 of a row of W: lanes
+ * inside [0, W) of the 8 vectors at x0 + 4h + 16q (index 4h + q). */
+T512 static inline void phase_masks(int64_t x0, int64_t W, __mmask16 *m) {
+  for (int h = 0; h < 2; h++)
+    for (int q = 0; q < 4; q++) {
+      int64_t o = x0 + 4 * h + 16 * q, lo = o < 0 ? -o : 0, hi = W - o;
+      if (hi > 16) hi = 16;
+      m[4 * h + q] = hi > lo ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+    }
+}
+
+/* Phases i = 0..5 of 16 tiles from the 68 floats at row[x0 ..], zero outside the row (masks from
+ * phase_masks): ph[i][j] = row[x0 + 4j + i]. The image is read in place: a zero-padded copy read back
+ * right away stalled on store forwarding, half the transform's time. */
+T512 static inline void phases16(const float *row, int64_t x0, const __mmask16 *m, __m512 *ph) {
   const __m512i i0 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
-  for (int h = 0; h < 2; h++) { /* h = 1: the same from p + 4 gives phases 4, 5 */
-    const float *q = p + 4 * h;
-    __m512 a = _mm512_loadu_ps(q), b = _mm512_loadu_ps(q + 16), c = _mm512_loadu_ps(q + 32),
-           d = _mm512_loadu_ps(q + 48);
+  for (int h = 0; h < 2; h++) { /* h = 1: the same from x0 + 4 gives phases 4, 5 */
+    __m512 v[4];
+    for (int q = 0; q < 4; q++) {
+      /* masked lanes are never touched; the address is formed from integers so that a negative
+       * offset (left padding) stays defined C */
+      int64_t o = x0 + 4 * h + 16 * q;
+      v[q] = _mm512_maskz_loadu_ps(m[4 * h + q], (const void *)((uintptr_t)row + (uintptr_t)(o * 4)));
+    }
     for (int i = 0; i < (h ? 2 : 4); i++) {
       __m512i idx = _mm512_add_epi32(i0, _mm512_set1_epi32(i));
-      __m512 lo = _mm512_permutex2var_ps(a, idx, b), hi = _mm512_permutex2var_ps(c, idx, d);
+      __m512 lo = _mm512_permutex2var_ps(v[0], idx, v[1]), hi = _mm512_permutex2var_ps(v[2], idx, v[3]);
       ph[h ? 4 + i : i] = _mm512_shuffle_f32x4(lo, hi, 0x44);
     }
   }
 }
 
-/* AVX-512 twin of input_tiles: whole 16-tile chunks in registers; rb: 64*ceil(n/16)+8 floats. */
+/* AVX-512 twin of input_tiles: whole 16-tile chunks in registers. */
 /* V is written straight in the GEMM's packed B layout (gemm.h: per KC block of rows, panels of nr
  * columns, kc x nr each; npad = this block's tile count rounded up to nr), so om_gemm reads it as
  * b_packed without a copy. Lane runs that cross a panel edge are stored in two masked parts. */
@@ -207,29 +233,22 @@ T512 static inline void store_packed(float *vx, int64_t cbase, int64_t pstride, 
 }
 
 T512 static void input_tiles_avx512(const om_wino *w, const float *xc, int64_t c, int64_t ty, int64_t tx0,
-                                    int64_t n, int64_t jj0, float *V, float *rb, int64_t npad) {
-  const int64_t H = w->H, W = w->W, cs = w->C * w->TB, nr = w->k->nr;
+                                    int64_t n, int64_t jj0, float *V, int64_t npad) {
+  const int64_t H = w->H, W = w->W, cs = w->vs, nr = w->k->nr;
   const int64_t pc = c / OM_GEMM_KC * OM_GEMM_KC, kc = w->C - pc < OM_GEMM_KC ? w->C - pc : OM_GEMM_KC;
   const int64_t cbase = pc * npad + (c - pc) * nr, pstride = nr * kc;
-  const int64_t nch = (n + 15) / 16, len = 64 * nch + 8, x0 = 4 * tx0 - w->pw;
+  const int64_t nch = (n + 15) / 16, x0 = 4 * tx0 - w->pw;
   for (int64_t q = 0; q < nch; q++) {
     __m512 d[6][6], t[6][6], col[6], o[6];
+    __mmask16 lm[8];
+    phase_masks(x0 + 64 * q, W, lm);
     for (int r = 0; r < 6; r++) {
       int64_t iy = 4 * ty - w->ph + r;
       if (iy < 0 || iy >= H) {
         for (int i = 0; i < 6; i++) d[r][i] = _mm512_setzero_ps();
         continue;
       }
-      /* zero-padded copy of the row segment [x0, x0 + len), once per row and tile run */
-      float *row = rb + r * len;
-      if (q == 0) {
-        const float *src = xc + iy * W;
-        int64_t a = x0 < 0 ? -x0 : 0, e = W - x0 < len ? W - x0 : len;
-        if (a > 0) memset(row, 0, (size_t)(a < len ? a : len) * sizeof(float));
-        if (e > a) memcpy(row + a, src + x0 + a, (size_t)(e - a) * sizeof(float));
-        if (e < len) memset(row + (e > a ? e : a), 0, (size_t)(len - (e > a ? e : a)) * sizeof(float));
-      }
-      phases16(row + 64 * q, d[r]);
+      phases16(xc + iy * W, x0 + 64 * q, lm, d[r]);
     }
     for (int i = 0; i < 6; i++) { /* along window rows */
       for (int r = 0; r < 6; r++) col[r] = d[r][i];
@@ -246,50 +265,91 @@ T512 static void input_tiles_avx512(const om_wino *w, const float *xc, int64_t c
 }
 
 
-/* AVX-512 twin of the scatter in output_tiles: o[(a*4+b)*tb + j] (4x4 outputs of tile j) to rows of y,
- * 16 tiles at a time interleaved by unpack / shuffle into 64 consecutive columns, with bias, sum and
- * activation applied on whole vectors. */
-T512 static void scatter_avx512(const om_wino *w, const float *o, int64_t t0, int64_t tb, float bias,
-                                const float *sum, int act, float alpha, float beta, float *y) {
-  const int64_t OH = w->OH, OW = w->OW, TW = w->TW;
+T512 static inline void at6v(const __m512 *m, __m512 *o) {
+  const __m512 ch = _mm512_set1_ps(0.5f), c2 = _mm512_set1_ps(2.0f), cq = _mm512_set1_ps(0.25f),
+               c4 = _mm512_set1_ps(4.0f), ce = _mm512_set1_ps(0.125f), c8 = _mm512_set1_ps(8.0f);
+  __m512 p12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+  o[0] = _mm512_add_ps(_mm512_add_ps(m[0], p12), _mm512_add_ps(m[3], m[4]));
+  o[1] = _mm512_add_ps(d12, _mm512_fnmadd_ps(c2, m[4], _mm512_mul_ps(ch, m[3])));
+  o[2] = _mm512_add_ps(p12, _mm512_fmadd_ps(c4, m[4], _mm512_mul_ps(cq, m[3])));
+  o[3] = _mm512_add_ps(_mm512_add_ps(d12, _mm512_fnmadd_ps(c8, m[4], _mm512_mul_ps(ce, m[3]))), m[5]);
+}
+
+/* AVX-512 output transform of channel kk, tiles t0 .. t0 + tb - 1: 16 tiles at a time, all in
+ * registers (an intermediate buffer read back at unaligned offsets stalled on store forwarding).
+ * The 4x4 outputs of 4 tiles interleave into one vector of 16 columns; 4 tiles of one tile row go
+ * out as one masked store, a run that wraps to the next tile row tile by tile. Bias, the residual
+ * and the activation are applied on whole vectors; the operations per value are those of at6. */
+T512 static void output_tiles_avx512(const om_wino *w, const float *M, int64_t kk, int64_t t0, int64_t tb,
+                                     float bias, const float *sum, int act, float alpha, float beta,
+                                     float *y) {
+  const int64_t ms = w->ms, OH = w->OH, OW = w->OW, TW = w->TW;
   const __m512 bv = _mm512_set1_ps(bias);
-  int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW;
-  for (int64_t ty = ty0; ty <= ty1; ty++) {
-    int64_t tx0 = ty == ty0 ? t0 % TW : 0, tx1 = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
-    int64_t jj0 = ty * TW + tx0 - t0;
-    for (int a = 0; a < 4 && 4 * ty + a < OH; a++) {
-      float *yr = y + (4 * ty + a) * OW;
-      const float *sr = sum ? sum + (4 * ty + a) * OW : NULL;
-      for (int64_t tx = tx0; tx < tx1; tx += 16) {
-        int64_t nt = tx1 - tx < 16 ? tx1 - tx : 16;
-        __mmask16 mt = (__mmask16)((1u << nt) - 1);
-        const float *ob = o + a * 4 * tb + jj0 + (tx - tx0);
-        __m512 A = _mm512_maskz_loadu_ps(mt, ob), B = _mm512_maskz_loadu_ps(mt, ob + tb);
-        __m512 C = _mm512_maskz_loadu_ps(mt, ob + 2 * tb), D = _mm512_maskz_loadu_ps(mt, ob + 3 * tb);
-        __m512 abl = _mm512_unpacklo_ps(A, B), abh = _mm512_unpackhi_ps(A, B);
-        __m512 cdl = _mm512_unpacklo_ps(C, D), cdh = _mm512_unpackhi_ps(C, D);
-        __m512 T0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(abl), _mm512_castps_pd(cdl)));
-        __m512 T1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(abl), _mm512_castps_pd(cdl)));
-        __m512 T2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(abh), _mm512_castps_pd(cdh)));
-        __m512 T3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(abh), _mm512_castps_pd(cdh)));
-        __m512 U0 = _mm512_shuffle_f32x4(T0, T1, _MM_SHUFFLE(1, 0, 1, 0));
-        __m512 U1 = _mm512_shuffle_f32x4(T2, T3, _MM_SHUFFLE(1, 0, 1, 0));
-        __m512 V0 = _mm512_shuffle_f32x4(T0, T1, _MM_SHUFFLE(3, 2, 3, 2));
-        __m512 V1 = _mm512_shuffle_f32x4(T2, T3, _MM_SHUFFLE(3, 2, 3, 2));
-        __m512 out[4];
-        out[0] = _mm512_shuffle_f32x4(U0, U1, _MM_SHUFFLE(2, 0, 2, 0));
-        out[1] = _mm512_shuffle_f32x4(U0, U1, _MM_SHUFFLE(3, 1, 3, 1));
-        out[2] = _mm512_shuffle_f32x4(V0, V1, _MM_SHUFFLE(2, 0, 2, 0));
-        out[3] = _mm512_shuffle_f32x4(V0, V1, _MM_SHUFFLE(3, 1, 3, 1));
-        for (int q = 0; q < 4; q++) {
-          int64_t ox = 4 * tx + 16 * q, left = OW - ox;
-          if (left <= 0 || 16 * q >= 4 * nt) break;
-          if (left > 4 * nt - 16 * q) left = 4 * nt - 16 * q;
-          __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-          __m512 v = _mm512_add_ps(out[q], bv);
-          if (sr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, sr + ox));
-          v = om_vm_act512(v, act, alpha, beta);
-          _mm512_mask_storeu_ps(yr + ox, m, v);
+  for (int64_t g = 0; g < tb; g += 16) {
+    const float *mk = M + kk * w->TB + g;
+    __m512 t[6][4], o[4][4], col[6], r4[4];
+    for (int k = 0; k < 6; k++) { /* along window columns (xi = 6k + l) */
+      for (int l = 0; l < 6; l++) col[l] = _mm512_loadu_ps(mk + (6 * k + l) * ms);
+      at6v(col, t[k]);
+    }
+    for (int b = 0; b < 4; b++) { /* along window rows */
+      for (int k = 0; k < 6; k++) col[k] = t[k][b];
+      at6v(col, r4);
+      for (int a = 0; a < 4; a++) o[a][b] = r4[a];
+    }
+    int64_t nv = tb - g < 16 ? tb - g : 16, qty[4], qtx[4];
+    for (int q = 0; q < 4; q++) { /* first tile of each run of 4: one division per group */
+      if (q == 0) {
+        qty[0] = (t0 + g) / TW;
+        qtx[0] = (t0 + g) % TW;
+        continue;
+      }
+      qty[q] = qty[q - 1];
+      qtx[q] = qtx[q - 1] + 4;
+      while (qtx[q] >= TW) { qtx[q] -= TW; qty[q]++; }
+    }
+    for (int a = 0; a < 4; a++) {
+      /* transpose [b][tile] -> [tile][b]: out[q] holds tiles 4q .. 4q+3, 4 columns each */
+      __m512 abl = _mm512_unpacklo_ps(o[a][0], o[a][1]), abh = _mm512_unpackhi_ps(o[a][0], o[a][1]);
+      __m512 cdl = _mm512_unpacklo_ps(o[a][2], o[a][3]), cdh = _mm512_unpackhi_ps(o[a][2], o[a][3]);
+      __m512 T0 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(abl), _mm512_castps_pd(cdl)));
+      __m512 T1 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(abl), _mm512_castps_pd(cdl)));
+      __m512 T2 = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(abh), _mm512_castps_pd(cdh)));
+      __m512 T3 = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(abh), _mm512_castps_pd(cdh)));
+      __m512 U0 = _mm512_shuffle_f32x4(T0, T1, _MM_SHUFFLE(1, 0, 1, 0));
+      __m512 U1 = _mm512_shuffle_f32x4(T2, T3, _MM_SHUFFLE(1, 0, 1, 0));
+      __m512 V0 = _mm512_shuffle_f32x4(T0, T1, _MM_SHUFFLE(3, 2, 3, 2));
+      __m512 V1 = _mm512_shuffle_f32x4(T2, T3, _MM_SHUFFLE(3, 2, 3, 2));
+      __m512 out[4];
+      out[0] = _mm512_shuffle_f32x4(U0, U1, _MM_SHUFFLE(2, 0, 2, 0));
+      out[1] = _mm512_shuffle_f32x4(U0, U1, _MM_SHUFFLE(3, 1, 3, 1));
+      out[2] = _mm512_shuffle_f32x4(V0, V1, _MM_SHUFFLE(2, 0, 2, 0));
+      out[3] = _mm512_shuffle_f32x4(V0, V1, _MM_SHUFFLE(3, 1, 3, 1));
+      for (int q = 0; q < 4 && 4 * q < nv; q++) {
+        int64_t ty = qty[q], tx = qtx[q], n4 = nv - 4 * q < 4 ? nv - 4 * q : 4;
+        __m512 v = _mm512_add_ps(out[q], bv);
+        if (tx + n4 <= TW) { /* one tile row: 4*n4 consecutive columns */
+          int64_t oy = 4 * ty + a, ox = 4 * tx, left = OW - ox;
+          if (oy >= OH) continue;
+          if (left > 4 * n4) left = 4 * n4;
+          __mmask16 m = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
+          if (sum) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, sum + oy * OW + ox));
+          v = act == OM_ACT_RELU ? _mm512_max_ps(v, _mm512_setzero_ps()) : om_vm_act512(v, act, alpha, beta);
+          _mm512_mask_storeu_ps(y + oy * OW + ox, m, v);
+          continue;
+        }
+        for (int64_t j = 0; j < n4; j++, tx++) { /* the run wraps: tile by tile */
+          if (tx == TW) { tx = 0; ty++; }
+          int64_t oy = 4 * ty + a, ox = 4 * tx, left = OW - ox;
+          if (oy >= OH) continue;
+          if (left > 4) left = 4;
+          __mmask16 m = (__mmask16)(((1u << left) - 1) << (4 * j));
+          /* lanes 4j .. of v land at column ox: the vector's base is 4j floats before it (those
+           * lanes are masked off; integer arithmetic keeps the address defined C) */
+          uintptr_t at = (uintptr_t)(oy * OW + ox) * 4 - (uintptr_t)(16 * j);
+          __m512 u = v;
+          if (sum) u = _mm512_add_ps(u, _mm512_maskz_loadu_ps(m, (const void *)((uintptr_t)sum + at)));
+          _mm512_mask_storeu_ps((void *)((uintptr_t)y + at), m, om_vm_act512(u, act, alpha, beta));
         }
       }
     }
@@ -298,14 +358,10 @@ T512 static void scatter_avx512(const om_wino *w, const float *o, int64_t t0, in
 
 INL void output_tiles(const om_wino *w, const float *M, int64_t kk, int64_t t0, int64_t tb,
                       float bias, const float *sum, int act, float alpha, float beta, float *y,
-                      float *s, float *o, int v512) {
-  const int64_t ks = w->K * w->TB, OH = w->OH, OW = w->OW, TW = w->TW;
-  for (int k = 0; k < 6; k++) at6(M + (k * 6 * w->K + kk) * w->TB, ks, s + k * 4 * tb, tb, tb);
+                      float *s, float *o) {
+  const int64_t ks = w->ms, OH = w->OH, OW = w->OW, TW = w->TW;
+  for (int k = 0; k < 6; k++) at6(M + k * 6 * ks + kk * w->TB, ks, s + k * 4 * tb, tb, tb);
   for (int b = 0; b < 4; b++) at6(s + b * tb, 4 * tb, o + b * tb, 4 * tb, tb);
-  if (v512) {
-    scatter_avx512(w, o, t0, tb, bias, sum, act, alpha, beta, y);
-    return;
-  }
   for (int64_t j = 0; j < tb; j++) {
     int64_t tt = t0 + j, oy0 = tt / TW * 4, ox0 = tt % TW * 4;
     for (int a = 0; a < 4 && oy0 + a < OH; a++)
@@ -347,7 +403,7 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
     for (int64_t c = c0; c < c1; c++)
       for (int64_t ty = ty0; ty <= ty1; ty++) {
         int64_t a = ty == ty0 ? t0 % TW : 0, e = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
-        if (v512) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, npad);
+        if (v512) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, npad);
         else input_tiles(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, t);
       }
     if (nt > 1) {
@@ -362,22 +418,25 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
       g.K = C;
       g.a_packed = w->U + (size_t)xi * w->ustride;
       if (v512) {
-        g.b_packed = V + xi * C * TB;
+        g.b_packed = V + xi * w->vs;
       } else {
-        g.b = V + xi * C * TB;
+        g.b = V + xi * w->vs;
         g.b_rs = TB;
         g.b_cs = 1;
       }
-      g.c = M + xi * K * TB;
+      g.c = M + xi * w->ms;
       g.ldc = TB;
       om_gemm_range(w->k, &g, gs, mp * r / rb * mr, mp * (r + 1) / rb * mr, 0, tb);
     }
     if (nt > 1) {
 #pragma omp barrier
     }
-    for (int64_t kk = k0; kk < k1; kk++)
-      output_tiles(w, M, kk, t0, tb, bias ? bias[kk] : 0.0f, sum ? sum + kk * ohw : NULL, act, alpha,
-                   beta, y + kk * ohw, s, o, v512);
+    for (int64_t kk = k0; kk < k1; kk++) {
+      float bk = bias ? bias[kk] : 0.0f;
+      const float *sk = sum ? sum + kk * ohw : NULL;
+      if (v512) output_tiles_avx512(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw);
+      else output_tiles(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw, s, o);
+    }
   }
 }
 

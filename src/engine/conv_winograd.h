@@ -17,6 +17,7 @@ typedef struct om_wino {
   const om_gemm_kernel *k;
   int64_t C, K, H, W, OH, OW, ph, pw; /* pads: top / left */
   int64_t TH, TW, T, TB;              /* tile rows, tile columns, tiles, tiles per block */
+  int64_t vs, ms;                     /* floats between the 36 planes of V and of M */
   const float *U;                     /* 36 packed [K x C] operands, ustride floats apart */
   size_t ustride;
   size_t off_m, off_d, off_g;         /* scratch offsets (bytes): M, input rows, GEMM packing */

@@ -114,6 +114,9 @@ int main(void) {
     run_case(paths[p], 3, 5, 9, 6, 0, 0, 0, 0, 1, 1, OM_ACT_RELU);
     run_case(paths[p], 7, 9, 11, 13, 1, 0, 2, 1, 1, 1, OM_ACT_NONE);
     run_case(paths[p], 17, 33, 10, 30, 1, 1, 1, 1, 1, 1, OM_ACT_SIGMOID);
+    /* wide rows: several 16-tile runs per tile row, a last run of 1-3 tiles */
+    run_case(paths[p], 5, 6, 9, 150, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
+    run_case(paths[p], 3, 4, 6, 71, 0, 2, 1, 0, 0, 1, OM_ACT_NONE);
     /* network-like: resnet stages (several tile blocks, tiles spanning rows) */
     run_case(paths[p], 64, 64, 56, 56, 1, 1, 1, 1, 1, 0, OM_ACT_RELU);
     run_case(paths[p], 128, 128, 28, 28, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
