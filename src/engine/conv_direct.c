@@ -191,17 +191,9 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
   const __mmask16 s0 = (__mmask16)((1u << n0) - 1), s1 = (__mmask16)((1u << n1) - 1);
   __m512 c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b;
   const float *src = init ? init : c;
-  int ld = init != NULL || load_c;
-#define LOADROW(i)                                                                         \
-  if (ld && (i) < mr) {                                                                    \
-    c##i##a = _mm512_maskz_expand_ps(v0, _mm512_maskz_loadu_ps(s0, src + (i) * ldc));      \
-    c##i##b = _mm512_maskz_expand_ps(v1, _mm512_maskz_loadu_ps(s1, src + (i) * ldc + n0)); \
-  } else {                                                                                 \
-    c##i##a = _mm512_setzero_ps();                                                         \
-    c##i##b = _mm512_setzero_ps();                                                         \
-  }
-  LOADROW(0) LOADROW(1) LOADROW(2) LOADROW(3) LOADROW(4) LOADROW(5) LOADROW(6) LOADROW(7)
-#undef LOADROW
+  int ld = init != NULL || load_c; /* the running total, added after the products (gemm.h) */
+  c0a = c0b = c1a = c1b = c2a = c2b = c3a = c3b = _mm512_setzero_ps();
+  c4a = c4b = c5a = c5b = c6a = c6b = c7a = c7b = _mm512_setzero_ps();
 #define FMAROW(i) OM_TILE512_FMA(i)
   if (v1) {
 #pragma GCC unroll 4
@@ -224,6 +216,10 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
 #undef FMAROW
 #define STOREROW(i)                                                                        \
   if ((i) < mr) {                                                                          \
+    if (ld) {                                                                              \
+      c##i##a = _mm512_add_ps(c##i##a, _mm512_maskz_expand_ps(v0, _mm512_maskz_loadu_ps(s0, src + (i) * ldc))); \
+      c##i##b = _mm512_add_ps(c##i##b, _mm512_maskz_expand_ps(v1, _mm512_maskz_loadu_ps(s1, src + (i) * ldc + n0))); \
+    }                                                                                      \
     OM_TILE512_EPI(i, epi, row0)                                                           \
     _mm512_mask_storeu_ps(c + (i) * ldc, s0, _mm512_maskz_compress_ps(v0, c##i##a));       \
     _mm512_mask_storeu_ps(c + (i) * ldc + n0, s1, _mm512_maskz_compress_ps(v1, c##i##b));  \
@@ -270,13 +266,8 @@ T512 static inline __attribute__((always_inline)) void ukr_t_body(const int R, i
 #pragma GCC unroll 8
   for (int i = 0; i < R; i++) {
     p[i] = q[i];
-    if (load && i < r) {
-      acc[i][0] = _mm512_maskz_loadu_ps(m0, t + i * ldt);
-      acc[i][1] = _mm512_maskz_loadu_ps(m1, t + i * ldt + 16);
-    } else {
-      acc[i][0] = _mm512_setzero_ps();
-      acc[i][1] = _mm512_setzero_ps();
-    }
+    acc[i][0] = _mm512_setzero_ps();
+    acc[i][1] = _mm512_setzero_ps();
   }
 #pragma GCC unroll 2
   for (int64_t k = 0; k < kc; k++) {
@@ -293,6 +284,10 @@ T512 static inline __attribute__((always_inline)) void ukr_t_body(const int R, i
 #pragma GCC unroll 8
   for (int i = 0; i < R; i++)
     if (i < r) {
+      if (load) { /* the running total, added after the block's products (gemm.h) */
+        acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_maskz_loadu_ps(m0, t + i * ldt));
+        acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_maskz_loadu_ps(m1, t + i * ldt + 16));
+      }
       _mm512_mask_storeu_ps(t + i * ldt, m0, acc[i][0]);
       _mm512_mask_storeu_ps(t + i * ldt + 16, m1, acc[i][1]);
     }

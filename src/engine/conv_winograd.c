@@ -21,17 +21,20 @@
 #include <string.h>
 
 #define L2_BUDGET ((size_t)1 << 20) /* V + M of one tile block: about one L2 */
+/* Channels per GEMM: the transformed products are summed over at most WKC channels from zero before
+ * they join the running total (blocked summation). Float32 rounding in these sums is what makes
+ * Winograd less exact than direct convolution (the transforms themselves add little); blocks of 64
+ * halve the error at 256-512 channels (numpy simulation, bench/RESULTS.md) for ~3% more time. */
+#define WKC 64
 
 int om_wino_profitable(int64_t C, int64_t K, int64_t OH, int64_t OW) {
-  /* Opt-in (OM_WINOGRAD=1): F(4x4,3x3) multiplies the float32 rounding error of a layer by 2-4,
-   * which puts deep networks (resnet101's logits, resnet50/inception features) past the 1e-4 agreement
-   * with PyTorch that the default path keeps. */
   const char *env = getenv("OM_WINOGRAD");
-  if (!env || strcmp(env, "1") != 0) return 0;
+  if (env && strcmp(env, "0") == 0) return 0;
   int64_t tiles = ((OH + 3) / 4) * ((OW + 3) / 4);
-  /* measured (bench/kernels): 1.3-1.5x faster than direct at 56x56 and 28x28 with 64-128
-   * channels; at 14x14 (16 tiles) the GEMMs are too narrow for the 32-wide kernel and it loses */
-  return C >= 16 && K >= 16 && tiles >= 32;
+  if (C < 16 || K < 16 || tiles < 16) return 0;
+  if (env && strcmp(env, "1") == 0) return 1;
+  const char *mc = getenv("OM_WINO_MAXC");
+  return mc ? C <= atoll(mc) : 0;
 }
 
 static int64_t rup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -63,8 +66,10 @@ int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int
   if (tb < (size_t)k->nr) tb = (size_t)k->nr;
   if ((int64_t)tb > rup(w->T, k->nr)) tb = (size_t)rup(w->T, k->nr);
   w->TB = (int64_t)tb;
-  w->ustride = om_gemm_packed_a_floats(k, K, C);
-  if (!w->ustride || om_mul_size(w->ustride, 36, u_floats))
+  w->nkc = (C + WKC - 1) / WKC;
+  w->uchunk = om_gemm_packed_a_floats(k, K, C < WKC ? C : WKC);
+  if (!w->uchunk || om_mul_size(w->uchunk, (size_t)w->nkc, &w->ustride) ||
+      om_mul_size(w->ustride, 36, u_floats))
     return om_seterr(err, OM_E_LIMIT, "Winograd Conv weights size overflows");
   /* scratch: V [36][C][TB] | M [36][K][TB] | d, t [2][36][TW] + out [40][TB] | GEMM packing */
   w->vs = plane_stride((int64_t)tb * C);
@@ -73,7 +78,7 @@ int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int
       om_mul_size((size_t)w->ms, 36 * sizeof(float), &m) ||
       om_mul_size((size_t)w->TW * 72 + tb * 40, sizeof(float), &d))
     return om_seterr(err, OM_E_LIMIT, "Winograd Conv scratch size overflows");
-  g = om_gemm_scratch_bytes(k, K, (int64_t)tb, C, 1, 0);
+  g = om_gemm_scratch_bytes(k, K, (int64_t)tb, C < WKC ? C : WKC, 1, 0);
   w->off_m = OM_ALIGN_UP(v, 64);
   w->off_d = w->off_m + OM_ALIGN_UP(m, 64);
   w->off_g = w->off_d + OM_ALIGN_UP(d, 64);
@@ -105,7 +110,9 @@ int om_wino_transform_weights(om_wino *w, const float *wt, float *u, char *err) 
           for (int j = 0; j < 3; j++) s += G[a][i] * (double)g[i * 3 + j] * G[b][j];
         plain[kk * C + c] = (float)s;
       }
-    om_gemm_pack_a(w->k, K, C, plain, C, 1, 1.0f, u + (size_t)xi * w->ustride);
+    for (int64_t cb = 0; cb < w->nkc; cb++) /* one packed [K x WKC] operand per channel block */
+      om_gemm_pack_a(w->k, K, C - cb * WKC < WKC ? C - cb * WKC : WKC, plain + cb * WKC, C, 1, 1.0f,
+                     u + (size_t)xi * w->ustride + (size_t)cb * w->uchunk);
   }
   om_free_aligned(plain);
   w->U = u;
@@ -235,7 +242,7 @@ T512 static inline void store_packed(float *vx, int64_t cbase, int64_t pstride, 
 T512 static void input_tiles_avx512(const om_wino *w, const float *xc, int64_t c, int64_t ty, int64_t tx0,
                                     int64_t n, int64_t jj0, float *V, int64_t npad) {
   const int64_t H = w->H, W = w->W, cs = w->vs, nr = w->k->nr;
-  const int64_t pc = c / OM_GEMM_KC * OM_GEMM_KC, kc = w->C - pc < OM_GEMM_KC ? w->C - pc : OM_GEMM_KC;
+  const int64_t pc = c / WKC * WKC, kc = w->C - pc < WKC ? w->C - pc : WKC;
   const int64_t cbase = pc * npad + (c - pc) * nr, pstride = nr * kc;
   const int64_t nch = (n + 15) / 16, x0 = 4 * tx0 - w->pw;
   for (int64_t q = 0; q < nch; q++) {
@@ -399,7 +406,6 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
   for (int64_t t0 = 0; t0 < T; t0 += TB) {
     int64_t tb = T - t0 < TB ? T - t0 : TB;
     int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW, npad = (tb + w->k->nr - 1) / w->k->nr * w->k->nr;
-    (void)npad;
     for (int64_t c = c0; c < c1; c++)
       for (int64_t ty = ty0; ty <= ty1; ty++) {
         int64_t a = ty == ty0 ? t0 % TW : 0, e = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
@@ -412,21 +418,24 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
     for (int64_t it = it0; it < it1; it++) {
       int xi = (int)(it / rb);
       int64_t r = it % rb;
-      om_gemm_args g = {0};
-      g.M = K;
-      g.N = tb;
-      g.K = C;
-      g.a_packed = w->U + (size_t)xi * w->ustride;
-      if (v512) {
-        g.b_packed = V + xi * w->vs;
-      } else {
-        g.b = V + xi * w->vs;
-        g.b_rs = TB;
-        g.b_cs = 1;
+      for (int64_t cb = 0; cb < w->nkc; cb++) {
+        om_gemm_args g = {0};
+        g.M = K;
+        g.N = tb;
+        g.K = C - cb * WKC < WKC ? C - cb * WKC : WKC;
+        g.a_packed = w->U + (size_t)xi * w->ustride + (size_t)cb * w->uchunk;
+        if (v512) {
+          g.b_packed = V + xi * w->vs + cb * WKC * npad; /* V's packed blocks are WKC rows */
+        } else {
+          g.b = V + xi * w->vs + cb * WKC * TB;
+          g.b_rs = TB;
+          g.b_cs = 1;
+        }
+        g.c = M + xi * w->ms;
+        g.ldc = TB;
+        g.accumulate = cb > 0;
+        om_gemm_range(w->k, &g, gs, mp * r / rb * mr, mp * (r + 1) / rb * mr, 0, tb);
       }
-      g.c = M + xi * w->ms;
-      g.ldc = TB;
-      om_gemm_range(w->k, &g, gs, mp * r / rb * mr, mp * (r + 1) / rb * mr, 0, tb);
     }
     if (nt > 1) {
 #pragma omp barrier

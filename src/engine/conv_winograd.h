@@ -2,7 +2,7 @@
  *
  * Y = A^T [ (G g G^T) .* (B^T d B) ] A per 6x6 input tile d (4x4 outputs, tiles overlap by 2).
  * The weight transform U = G g G^T is done once at prepare (in double) and stored as 36 GEMM A
- * operands [K x C] in the packed layout of gemm.h. At run, tiles are processed in blocks of TB
+ * operands [K x C] in the packed layout of gemm.h, in blocks of 64 channels. At run, tiles are processed in blocks of TB
  * (so V and M stay in L2): input transform -> V[36][C][TB], 36 GEMMs M[xi] = U[xi] * V[xi],
  * output transform fused with bias, the residual (om_sum) and the activation. */
 #ifndef OM_CONV_WINOGRAD_H
@@ -18,8 +18,10 @@ typedef struct om_wino {
   int64_t C, K, H, W, OH, OW, ph, pw; /* pads: top / left */
   int64_t TH, TW, T, TB;              /* tile rows, tile columns, tiles, tiles per block */
   int64_t vs, ms;                     /* floats between the 36 planes of V and of M */
-  const float *U;                     /* 36 packed [K x C] operands, ustride floats apart */
-  size_t ustride;
+  const float *U;                     /* 36 x nkc packed [K x <=64] operands (uchunk floats apart
+                                         within one of the 36, ustride floats between them) */
+  size_t ustride, uchunk;
+  int64_t nkc;                        /* channel blocks of the GEMMs (conv_winograd.c: WKC) */
   size_t off_m, off_d, off_g;         /* scratch offsets (bytes): M, input rows, GEMM packing */
 } om_wino;
 

@@ -1,6 +1,7 @@
 /* gemm.h: packed single-precision GEMM used by Conv, ConvTranspose, Gemm and MatMul.
  *
- *   C[M,N] = init[M,N] (or 0) + A[M,K] * B[K,N], then per-row bias, then activation.
+ *   C[M,N] = A[M,K] * B[K,N] + init[M,N] (or 0), then per-row bias, then activation,
+ * summed in K blocks of at most OM_GEMM_KC: (block 2 + (block 1 + init)) ...
  *
  * BLIS-style: B is packed in blocks of KC rows into panels of NR columns (kc x NR, zero padded),
  * A into panels of MR rows (kc x MR); a register-blocked micro-kernel computes one MR x NR tile.
@@ -28,7 +29,9 @@ typedef struct om_gemm_epi {
 } om_gemm_epi;
 
 /* Micro-kernel: one mr x nr tile (mr <= MR, nr <= NR; the packed panels are zero padded).
- * acc = init tile (when init != NULL) or C tile (load_c) or 0; acc += a * b over kc;
+ * acc = sum of a * b over kc, from zero; then acc += init tile (when init != NULL) or C tile
+ * (load_c) -- blocked summation: each K block's products are summed before they meet the running
+ * total, so float32 error grows with the block length (<= OM_GEMM_KC), not with K;
  * when epi != NULL (last K block): acc += bias[row0 + i], activation; store mr x nr into c. */
 typedef void (*om_gemm_ukr)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                             int mr, int nr, const float *init, int64_t ldi, int load_c,
@@ -61,6 +64,9 @@ typedef struct om_gemm_args {
   int64_t ldc;
   const float *init;          /* optional start value (residual / Gemm's C); may alias c */
   int64_t ldi;
+  int accumulate;             /* 1 (no init): C += A * B, A * B summed first and then added to C,
+                                 as a later K block is: a caller splitting a long reduction into
+                                 short ones keeps the blocked summation */
   om_gemm_epi epi;
 } om_gemm_args;
 

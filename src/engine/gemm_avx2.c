@@ -34,21 +34,13 @@ T256 static inline __m256 act256(__m256 v, int act, float alpha, float beta) {
   }
 }
 
-/* Full 6x16 tile; src (ld lds) is the start value or NULL for zero; bias6 NULL or 6 values. */
+/* Full 6x16 tile; src (ld lds), when not NULL, is the running total added after the products
+ * (blocked summation, gemm.h); bias6 NULL or 6 values. */
 T256 static void core(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
                       const float *src, int64_t lds, const float *bias6, int act, float al,
                       float be) {
   __m256 c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b;
-#define LOADROW(i)                                                                         \
-  if (src) {                                                                               \
-    c##i##a = _mm256_loadu_ps(src + (i) * lds);                                            \
-    c##i##b = _mm256_loadu_ps(src + (i) * lds + 8);                                        \
-  } else {                                                                                 \
-    c##i##a = _mm256_setzero_ps();                                                         \
-    c##i##b = _mm256_setzero_ps();                                                         \
-  }
-  LOADROW(0) LOADROW(1) LOADROW(2) LOADROW(3) LOADROW(4) LOADROW(5)
-#undef LOADROW
+  c0a = c0b = c1a = c1b = c2a = c2b = c3a = c3b = c4a = c4b = c5a = c5b = _mm256_setzero_ps();
 #define FMAROW(i)                                                                          \
   {                                                                                        \
     __m256 av = _mm256_broadcast_ss(a + (i));                                              \
@@ -65,6 +57,10 @@ T256 static void core(int64_t kc, const float *a, const float *b, float *c, int6
 #undef FMAROW
 #define STOREROW(i)                                                                        \
   {                                                                                        \
+    if (src) {                                                                             \
+      c##i##a = _mm256_add_ps(c##i##a, _mm256_loadu_ps(src + (i) * lds));                  \
+      c##i##b = _mm256_add_ps(c##i##b, _mm256_loadu_ps(src + (i) * lds + 8));              \
+    }                                                                                      \
     if (bias6) {                                                                           \
       __m256 bv = _mm256_set1_ps(bias6[i]);                                                \
       c##i##a = _mm256_add_ps(c##i##a, bv);                                                \

@@ -44,5 +44,6 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
   }
 #undef FMAROW
 
+  OM_TILE512_ADD_SRC(mr)
   OM_TILE512_STORE(c, ldc, mr, epi, row0)
 }

@@ -139,6 +139,7 @@ TBF static void ukr_bf16(int64_t kp, const uint32_t *a, const uint32_t *b, float
   }
 #undef DPROW
 
+  OM_TILE512_ADD_SRC(mr)
   OM_TILE512_STORE(c, ldc, mr, epi, row0)
 }
 

@@ -24,12 +24,7 @@ void om_gemm_ukr_ref(int64_t kc, const float *a, const float *b, float *c, int64
   float acc[REF_MR][REF_NR];
   for (int i = 0; i < REF_MR; i++)
     for (int j = 0; j < REF_NR; j++) {
-      float v = 0.0f;
-      if (i < mr && j < nr) {
-        if (init) v = init[i * ldi + j];
-        else if (load_c) v = c[i * ldc + j];
-      }
-      acc[i][j] = v;
+      acc[i][j] = 0.0f;
     }
   for (int64_t k = 0; k < kc; k++) {
     const float *ak = a + k * REF_MR, *bk = b + k * REF_NR;
@@ -40,6 +35,8 @@ void om_gemm_ukr_ref(int64_t kc, const float *a, const float *b, float *c, int64
     float bias = (epi && epi->bias) ? epi->bias[row0 + i] : 0.0f;
     for (int j = 0; j < nr; j++) {
       float v = acc[i][j];
+      if (init) v += init[i * ldi + j]; /* the running total after the block's products */
+      else if (load_c) v += c[i * ldc + j];
       if (epi) v = om_act_apply(epi->act, epi->alpha, epi->beta, v + bias);
       c[i * ldc + j] = v;
     }
@@ -205,7 +202,7 @@ void om_gemm_range(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch
             int64_t row = ic + ir;
             const float *init = (pc == 0 && g->init) ? g->init + row * g->ldi + col : NULL;
             k->ukr(kc, ap, bblk + jr * kc, g->c + row * g->ldc + col, g->ldc, m_eff, n_eff, init,
-                   g->ldi, pc > 0, last ? &g->epi : NULL, row);
+                   g->ldi, pc > 0 || g->accumulate, last ? &g->epi : NULL, row);
           }
         }
       }

@@ -1,7 +1,7 @@
 /* tile512.h: the 8-row x 32-column accumulator tile (c0a, c0b ... c7a, c7b) that the AVX-512
  * micro-kernels share (gemm_avx512.c, gemm_bf16.c, conv_direct.c): the rank-1 update of row i from
- * A's broadcast a[i] and B's vectors b0, b1 (or b0 alone for a tile with no column past 16), and the
- * epilogue, the row's bias then the fused activation. Macros, so the kernels cannot drift apart; each
+ * A's broadcast a[i] and B's vectors b0, b1 (or b0 alone for a tile with no column past 16), the
+ * running total added after the products, and the epilogue, the row's bias then the fused activation. Macros, so the kernels cannot drift apart; each
  * keeps its own loads and stores (plain masked, or compressed into NCHW). Include after vmath.h with
  * OM_VMATH_AVX512 defined. */
 #ifndef OM_TILE512_H
@@ -20,29 +20,32 @@
     }                                                                                      \
   }
 
-/* Declares the tile (c0a .. c7b) and the column masks m0, m1 of an nr-wide tile, and starts it from
- * init (ldi apart; a residual), or from C itself (load_c: a later K block), or from zero. Rows >= mr
- * start at zero and are never stored. */
+/* Declares the tile (c0a .. c7b), zeroed, and the column masks m0, m1 of an nr-wide tile; notes what
+ * OM_TILE512_ADD_SRC adds after the products: init (ldi apart; a residual), or C itself (load_c: a
+ * later K block), or nothing. Every K block is summed from zero before it meets the running total
+ * (blocked summation: the float32 error grows with the block length, not with K). */
 #define OM_TILE512_BEGIN(nr, mr, init, ldi, c, ldc, load_c)                                \
   __mmask16 m0 = (nr) >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (nr)) - 1);           \
   __mmask16 m1 = (nr) >= 32   ? (__mmask16)0xFFFF                                          \
                  : (nr) > 16 ? (__mmask16)((1u << ((nr) - 16)) - 1)                        \
                              : (__mmask16)0;                                               \
-  __m512 c0a, c0b, c1a, c1b, c2a, c2b, c3a, c3b, c4a, c4b, c5a, c5b, c6a, c6b, c7a, c7b;   \
-  {                                                                                        \
-    const float *src_ = (init) ? (init) : (c);                                             \
-    int64_t lds_ = (init) ? (ldi) : (ldc);                                                 \
-    int ld_ = (init) != NULL || (load_c);                                                  \
-    OM_TILE512_LOAD_(0) OM_TILE512_LOAD_(1) OM_TILE512_LOAD_(2) OM_TILE512_LOAD_(3)        \
-    OM_TILE512_LOAD_(4) OM_TILE512_LOAD_(5) OM_TILE512_LOAD_(6) OM_TILE512_LOAD_(7)        \
+  const float *src_ = (init) ? (init) : (load_c) ? (c) : NULL;                             \
+  const int64_t lds_ = (init) ? (ldi) : (ldc);                                             \
+  __m512 c0a = _mm512_setzero_ps(), c0b = c0a, c1a = c0a, c1b = c0a, c2a = c0a, c2b = c0a, \
+         c3a = c0a, c3b = c0a, c4a = c0a, c4b = c0a, c5a = c0a, c5b = c0a, c6a = c0a,      \
+         c6b = c0a, c7a = c0a, c7b = c0a;
+
+/* The running total (see OM_TILE512_BEGIN) added to rows < mr after the products. */
+#define OM_TILE512_ADD_SRC(mr)                                                             \
+  if (src_) {                                                                              \
+    OM_TILE512_ADD_(0, mr) OM_TILE512_ADD_(1, mr) OM_TILE512_ADD_(2, mr)                   \
+    OM_TILE512_ADD_(3, mr) OM_TILE512_ADD_(4, mr) OM_TILE512_ADD_(5, mr)                   \
+    OM_TILE512_ADD_(6, mr) OM_TILE512_ADD_(7, mr)                                          \
   }
-#define OM_TILE512_LOAD_(i)                                                                \
-  if (ld_ && (i) < mr) {                                                                   \
-    c##i##a = _mm512_maskz_loadu_ps(m0, src_ + (i) * lds_);                                \
-    c##i##b = _mm512_maskz_loadu_ps(m1, src_ + (i) * lds_ + 16);                           \
-  } else {                                                                                 \
-    c##i##a = _mm512_setzero_ps();                                                         \
-    c##i##b = _mm512_setzero_ps();                                                         \
+#define OM_TILE512_ADD_(i, mr)                                                             \
+  if ((i) < (mr)) {                                                                        \
+    c##i##a = _mm512_add_ps(c##i##a, _mm512_maskz_loadu_ps(m0, src_ + (i) * lds_));        \
+    c##i##b = _mm512_add_ps(c##i##b, _mm512_maskz_loadu_ps(m1, src_ + (i) * lds_ + 16));   \
   }
 
 /* Epilogue and masked store of rows < mr into c (ldc apart). */

@@ -41,7 +41,7 @@ static double ref_act(int act, double a, double b, double x) {
 typedef struct {
   int amode;   /* 0 pre-packed, 1 raw row-major, 2 raw transposed storage */
   int bmode;   /* 0 pre-packed, 1 raw row-major, 2 raw transposed, 3 callback */
-  int init;    /* 0 none, 1 separate, 2 aliases C */
+  int init;    /* 0 none, 1 separate, 2 aliases C, 3 C += A*B (accumulate; K <= KC) */
   int bias;
   int act;
   float scale; /* a_scale for raw A */
@@ -69,9 +69,9 @@ static void run_case(const om_gemm_kernel *k, int64_t M, int64_t N, int64_t K, m
   const float *init = NULL;
   int64_t ldi = 0;
   if (md.init == 1) { init = I; ldi = N; }
-  if (md.init == 2) {
+  if (md.init >= 2) {
     for (int64_t i = 0; i < M; i++) memcpy(C + i * ldc, I + i * N, (size_t)N * 4);
-    init = C;
+    init = md.init == 2 ? C : NULL;
     ldi = ldc;
   }
   om_gemm_args g = {0};
@@ -94,7 +94,7 @@ static void run_case(const om_gemm_kernel *k, int64_t M, int64_t N, int64_t K, m
   } else {
     g.b = B; g.b_rs = brs; g.b_cs = bcs;
   }
-  g.c = C; g.ldc = ldc; g.init = init; g.ldi = ldi;
+  g.c = C; g.ldc = ldc; g.init = init; g.ldi = ldi; g.accumulate = md.init == 3;
   g.epi.bias = md.bias ? bias : NULL;
   g.epi.act = md.act; g.epi.alpha = 0.1f; g.epi.beta = 0.6f;
   if (md.act == OM_ACT_CLIP) { g.epi.alpha = -0.5f; g.epi.beta = 0.7f; }
@@ -189,6 +189,29 @@ static void check_vmath(int path) {
     }
   }
 }
+/* accumulate adds C after the products (blocked summation), it does not start from C: with C = 2^24
+ * and 64 products of 0.5, starting from C would lose every product (2^24 + 0.5 rounds to 2^24) and
+ * end at 2^24; summing first gives 32 and exactly 2^24 + 32. */
+static void check_blocked_sum(const om_gemm_kernel *k) {
+  enum { M = 9, N = 20, K = 64 };
+  float A[M * K], B[K * N], C[M * N];
+  for (int i = 0; i < M * K; i++) A[i] = 1.0f;
+  for (int i = 0; i < K * N; i++) B[i] = 0.5f;
+  for (int i = 0; i < M * N; i++) C[i] = 16777216.0f;
+  om_gemm_args g = {0};
+  g.M = M; g.N = N; g.K = K;
+  g.a = A; g.a_rs = K; g.a_cs = 1;
+  g.b = B; g.b_rs = N; g.b_cs = 1;
+  g.c = C; g.ldc = N; g.accumulate = 1;
+  void *scratch = om_alloc_aligned(om_gemm_scratch_bytes(k, M, N, K, 0, 0) + 64);
+  om_gemm(k, &g, scratch);
+  om_free_aligned(scratch);
+  int bad = 0;
+  for (int i = 0; i < M * N; i++) bad |= C[i] != 16777248.0f;
+  if (bad) fprintf(stderr, "FAIL %s: accumulate is not a blocked sum (C[0] = %.1f, want 16777248)\n", k->name, C[0]);
+  checks++;
+  failures += bad;
+}
 
 int main(void) {
   static const int sizes[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 32, 33, 47, 48, 64, 67};
@@ -214,11 +237,13 @@ int main(void) {
     for (size_t s = 0; s < OM_ARRAY_LEN(shapes); s++)
       for (int am = 0; am < 3; am++)
         for (int bmo = 0; bmo < 4; bmo++)
-          for (int in = 0; in < 3; in++) {
+          for (int in = 0; in < 4; in++) {
+            if (in == 3 && shapes[s][2] > OM_GEMM_KC) continue;
             mode md = {am, bmo, in, (am + bmo + in) & 1, (am * 4 + bmo + in) % 8, am == 1 ? 0.75f : 0.0f};
             run_case(k, shapes[s][0], shapes[s][1], shapes[s][2], md);
           }
     for (int act = 0; act < 8; act++) run_case(k, 19, 37, 29, (mode){0, 3, 1, 1, act, 0});
+    check_blocked_sum(k);
     printf("%s: %s\n", k->name, failures == before ? "ok" : "FAILED");
   }
   check_vmath(OM_KERNEL_REF);
