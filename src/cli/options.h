@@ -26,6 +26,7 @@ typedef struct om_cli {
   char **inputs;                /* argv entries (not owned) */
   int ninputs;
   int precision;                /* --precision: 0 fp32 (default), 1 bf16 (OM_PRECISION_*) */
+  int no_winograd;              /* --no-winograd */
   int profile;                  /* --profile: time per layer, table on stderr at the end */
 } om_cli;
 

@@ -873,6 +873,7 @@ int om_cli_run(const om_cli *c) {
   po.batch = 1;
   po.nspecs = 1;
   po.precision = c->precision;
+  po.no_winograd = c->no_winograd;
   if (c->precision == OM_PRECISION_BF16 && !om_precision_supported(OM_PRECISION_BF16) && !c->quiet)
     fprintf(stderr, "ompredict: warning: --precision bf16: this CPU lacks AVX512-BF16; running fp32\n");
   po.specs[0].name = vi->name;
@@ -1121,9 +1122,10 @@ int om_cli_run(const om_cli *c) {
             res->name, d, res->producer_op && *res->producer_op ? res->producer_op : "input",
             softmax_done ? " (used as is)" : " (softmax applied)", nclasses, k,
             c->labels_file ? c->labels_file : L.n ? "model metadata" : "none");
-    fprintf(stderr, "ompredict: kernel path %s; precision %s; %d threads (%s); inputs %zu..%zu of %zu\n",
+    fprintf(stderr, "ompredict: kernel path %s; precision %s%s; %d threads (%s); inputs %zu..%zu of %zu\n",
             om_kernel_path_name(om_kernel_path_detect()),
             om_precision_name(om_precision_supported(c->precision) ? c->precision : OM_PRECISION_FP32),
+            c->no_winograd ? " (no Winograd)" : "",
             threads, tsrc, lo, hi, in.n);
 #ifdef OMPREDICT_MPI
     if (mpi.active)

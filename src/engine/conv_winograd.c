@@ -28,13 +28,13 @@
 #define WKC 64
 
 int om_wino_profitable(int64_t C, int64_t K, int64_t OH, int64_t OW) {
-  const char *env = getenv("OM_WINOGRAD");
+  const char *env = getenv("OM_WINOGRAD"); /* 0: off, for A/B runs of one binary */
   if (env && strcmp(env, "0") == 0) return 0;
   int64_t tiles = ((OH + 3) / 4) * ((OW + 3) / 4);
-  if (C < 16 || K < 16 || tiles < 16) return 0;
-  if (env && strcmp(env, "1") == 0) return 1;
-  const char *mc = getenv("OM_WINO_MAXC");
-  return mc ? C <= atoll(mc) : 0;
+  /* measured (bench/kernels, one thread): 2.0-2.6x faster than direct at 56x56, 28x28 and 14x14
+   * with 64-256 channels; at 7x7 (4 tiles) the transformed weights (4x the direct ones) are
+   * streamed from memory for 4 tiles and it loses */
+  return C >= 16 && K >= 16 && tiles >= 16;
 }
 
 static int64_t rup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }

@@ -25,8 +25,8 @@ typedef struct om_wino {
   size_t off_m, off_d, off_g;         /* scratch offsets (bytes): M, input rows, GEMM packing */
 } om_wino;
 
-/* 1 when Winograd is asked for (environment OM_WINOGRAD=1; off by default for accuracy) and worth
- * it for this shape. */
+/* 1 when Winograd is worth it for this shape (0 for every shape under the environment
+ * OM_WINOGRAD=0, meant for A/B runs; --no-winograd is the user's switch, in the plan options). */
 int om_wino_profitable(int64_t C, int64_t K, int64_t OH, int64_t OW);
 /* Fills w's geometry and tells the floats the transformed weights need (*u_floats) and the per-run
  * scratch bytes; OM_E_LIMIT when a size overflows. */

@@ -61,6 +61,7 @@ typedef struct om_prep {
                                     weights (inputs 1, 2) as run-time values (data NULL) in it. */
   int precision;                 /* OM_PRECISION_* from the plan options; BF16 only when the CPU
                                     has it (the planner downgrades otherwise) */
+  int no_winograd;               /* om_plan_opts.no_winograd */
 } om_prep;
 
 /* Memory that lives as long as the plan: zeroed, 64-byte aligned. NULL on failure (prepare

@@ -12,8 +12,9 @@
  *   - 2-D stride 1 or 2 (constant weights, AVX-512): shifted rows of padded phase planes of the image
  *     (conv_direct.c): the GEMM micro-kernel's tile with B read from there, nothing packed.
  *     OM_CONV_DIRECT=0 turns it off (A/B runs).
- *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths): Winograd F(4x4, 3x3) where
- *     om_wino_profitable says so (conv_winograd.c; opt-in); the REF path always stays direct.
+ *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths, fp32): Winograd F(4x4, 3x3) where
+ *     om_wino_profitable says so (conv_winograd.c), unless the plan options turn it off
+ *     (--no-winograd); the REF path always stays direct.
  * Constant weights are packed into the GEMM layout at prepare. ConvTranspose: col = W^T X by GEMM,
  * then col2im scatter-add (simple and correct; speed is secondary there). */
 #include "engine/conv_depthwise.h"
@@ -353,6 +354,7 @@ static int conv_prepare(om_prep *p, char *err) {
     c->kind = one ? CONV_GEMM_1X1 : CONV_IM2COL;
     int wino = Wt->data && c->group == 1 && c->D == 1 && c->kd == 1 && c->kh == 3 && c->kw == 3 &&
                c->sh == 1 && c->sw == 1 && c->dh == 1 && c->dw == 1 && c->k->path != OM_KERNEL_REF &&
+               !p->no_winograd && p->precision != OM_PRECISION_BF16 &&
                om_wino_profitable(c->C, c->M, c->OH, c->OW);
     if (wino) {
       size_t uf, sb;

@@ -631,6 +631,7 @@ static int prepare_node(bld *b, wnode *w, char *err) {
   p.shapes_only = b->shapes_only;
   p.precision = b->opts->precision == OM_PRECISION_BF16 && om_precision_supported(OM_PRECISION_BF16)
                     ? OM_PRECISION_BF16 : OM_PRECISION_FP32;
+  p.no_winograd = b->opts->no_winograd;
   int all_const = 1;
   for (int k = 0; k < p.nin; k++) {
     if (w->in[k] < 0) {

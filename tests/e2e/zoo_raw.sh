@@ -2,7 +2,8 @@
 # zoo_raw.sh: whole-network numerics. For every NAME.onnx in $OM_SHARED/zoo (and, with OM_ZOO_EXTRA=1,
 # the extra torchvision exports that tools/export_zoo.py regenerates into $OM_BUILD_DIR/zoo_extra at opsets
 # 13 and 17) runs ompredict on the 4 preprocessed reference inputs with --raw and compares the logits with
-# PyTorch's (tools/zoo_compare.py: scaled max error <= 1e-4, same top-5 order), then the penultimate tensor
+# PyTorch's (tools/zoo_compare.py: scaled max error <= 1e-4, same top-5 order), by default and with
+# --no-winograd, then the penultimate tensor
 # (input of the last Gemm/MatMul, via --output-name) with features.npy where present.
 # Exit 77 when $OM_SHARED/zoo, python3 with numpy/onnx, or the ompredict binary is missing.
 set -u
@@ -55,6 +56,12 @@ for dir in "${dirs[@]}"; do
       echo "FAIL $label: ompredict exited $?: $(tail -3 "$TMP/err")"; fails=$((fails + 1)); continue
     fi
     "$PY" "$CMP" check "$out" "$ref/output.npy" --top5 --label "$label logits" || fails=$((fails + 1))
+    # the direct 3x3 convolutions too (the default runs Winograd where it is faster)
+    rm -f "$out"
+    if ! "$OMPREDICT" -m "$model" --no-winograd --raw "$out" -q -o /dev/null "${inputs[@]}" 2>"$TMP/err"; then
+      echo "FAIL $label: --no-winograd: ompredict exited $?: $(tail -3 "$TMP/err")"; fails=$((fails + 1)); continue
+    fi
+    "$PY" "$CMP" check "$out" "$ref/output.npy" --top5 --label "$label logits (--no-winograd)" || fails=$((fails + 1))
     if [ -f "$ref/features.npy" ]; then
       if tensor=$("$PY" "$CMP" penultimate "$model"); then
         feat="$TMP/$name.features.npy"
