@@ -241,6 +241,16 @@ void om_unmap_file(om_mapped *m) {
   memset(m, 0, sizeof *m);
 }
 
+void om_mapped_release(const om_mapped *m, const void *p, size_t n) {
+  if (!m || !m->map_len_ || !p || !n) return;
+  uintptr_t base = (uintptr_t)m->base_, a = (uintptr_t)p, e = a + n;
+  if (a < base || e > base + m->map_len_ || e < a) return;
+  uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+  a = (a + pg - 1) / pg * pg; /* whole pages only: the edges may hold neighbouring tensors */
+  e = e / pg * pg;
+  if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
 double om_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

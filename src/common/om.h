@@ -87,6 +87,11 @@ typedef struct om_mapped {
 } om_mapped;
 int om_map_file(const char *path, size_t max_bytes, om_mapped *out, char *err);
 void om_unmap_file(om_mapped *m); /* safe on a zeroed or already unmapped om_mapped */
+/* Tells the kernel that bytes [p, p + n) of a mapped file are not needed for now: the whole pages
+ * inside leave the process's resident set and, if touched again, are read back from the file (the
+ * mapping is private and read-only, so nothing is lost). No-op for a read() buffer or a range
+ * outside the mapping. */
+void om_mapped_release(const om_mapped *m, const void *p, size_t n);
 
 /* Monotonic clock in seconds. */
 double om_now(void);

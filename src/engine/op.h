@@ -62,6 +62,10 @@ typedef struct om_prep {
   int precision;                 /* OM_PRECISION_* from the plan options; BF16 only when the CPU
                                     has it (the planner downgrades otherwise) */
   int no_winograd;               /* om_plan_opts.no_winograd */
+  unsigned consumed;             /* set by prepare: bit k when constant input k went into params
+                                    (packed weights) and run() never reads it; the planner then
+                                    neither copies nor passes it (data NULL at run time) and lets
+                                    the model's copy leave memory */
 } om_prep;
 
 /* Memory that lives as long as the plan: zeroed, 64-byte aligned. NULL on failure (prepare

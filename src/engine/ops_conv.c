@@ -366,6 +366,7 @@ static int conv_prepare(om_prep *p, char *err) {
       if (!u) return om_seterr(err, OM_E_NOMEM, "out of memory for Winograd Conv weights (%zu floats)", uf);
       if ((rc = om_wino_transform_weights(&c->wino, Wt->data, u, err))) return rc;
       c->kind = CONV_WINOGRAD;
+      p->consumed |= 1u << 1;
       p->scratch_bytes = sb;
       p->params = c;
       return OM_OK;
@@ -380,6 +381,7 @@ static int conv_prepare(om_prep *p, char *err) {
         om_gemm_bf16_pack_a(c->Mg, c->Kg, (const float *)Wt->data + gi * c->Mg * c->Kg, c->Kg, 1, 1.0f,
                             wp + gi * per);
       c->wbf16 = wp;
+      p->consumed |= 1u << 1;
       c->wbf16_stride = per;
       p->scratch_bytes = om_gemm_bf16_scratch_bytes(c->Mg, (int64_t)ohw, c->Kg);
       p->params = c;
@@ -412,6 +414,7 @@ static int conv_prepare(om_prep *p, char *err) {
       c->wpacked = wp;
       c->wstride = per;
       c->kind = CONV_DIRECT;
+      p->consumed |= 1u << 1;
       p->params = c;
       return OM_OK;
     }
@@ -426,6 +429,7 @@ static int conv_prepare(om_prep *p, char *err) {
                        wp + gi * per);
       c->wpacked = wp;
       c->wstride = per;
+      p->consumed |= 1u << 1;
     }
     p->scratch_bytes = om_gemm_scratch_bytes(c->k, c->Mg, (int64_t)ohw, c->Kg, c->wpacked != NULL, 0);
   }

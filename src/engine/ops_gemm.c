@@ -41,6 +41,7 @@ static int finish(om_prep *p, mm_params *c, const om_tensor *B, int b_single, ch
     if (!bp) return om_seterr(err, OM_E_NOMEM, "out of memory packing B (%zu bytes)", bytes);
     om_gemm_pack_b(c->k, c->K, c->N, B->data, c->b_rs, c->b_cs, c->alpha, bp);
     c->bpacked = bp;
+    p->consumed |= 1u << 1;
   }
   p->scratch_bytes = om_gemm_scratch_bytes(c->k, c->M, c->N, c->K, 0, c->bpacked != NULL);
   p->params = c;

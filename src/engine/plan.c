@@ -176,6 +176,7 @@ typedef struct {
   size_t scratch;
   int act;                      /* fused activation, for describe */
   int sum;
+  unsigned consumed;            /* om_prep.consumed of the last prepare */
 } wnode;
 
 typedef struct {
@@ -236,6 +237,8 @@ typedef struct {
   int norder;
   pool *cur;                    /* where om_prep_alloc goes */
   pool tmp;
+  pool fold;                    /* BatchNormalization-folded weights: the build's lifetime; run()s
+                                   that read one get a copy (own_const), packers release nothing */
   int shapes_only;              /* pass 1: om_prep.shapes_only, weights hidden */
   om_plan *plan;
 } bld;
@@ -653,6 +656,7 @@ static int prepare_node(bld *b, wnode *w, char *err) {
   }
   int rc = w->op->prepare(&p, err);
   if (rc) return om_preferr(err, rc, NODE_FMT, NODE_ARGS(w));
+  w->consumed = b->shapes_only ? 0 : p.consumed;
   w->params = p.params;
   w->scratch = p.scratch_bytes;
   w->is_step = 0;
@@ -757,8 +761,16 @@ static int prepare_all(bld *b, char *err) {
       b->v[i].data = NULL;
     }
   for (int s = 0; s < b->norder; s++) {
-    int rc = prepare_node(b, &b->nodes[b->order[s]], err);
+    wnode *w = &b->nodes[b->order[s]];
+    int rc = prepare_node(b, w, err);
     if (rc) return rc;
+    /* Weights packed into the plan: their pages in the model file may leave memory now, so the
+     * peak is about one copy of the weights, not two (they are read back if anything touches them
+     * again: a later node sharing the initializer, a fold, own_const). */
+    for (int k = 0; k < w->n.nin; k++)
+      if ((w->consumed >> k & 1u) && w->in[k] >= 0 && b->v[w->in[k]].kind == VK_CONST &&
+          !b->v[w->in[k]].owned)
+        onnx_release_data(b->m, b->v[w->in[k]].data, b->v[w->in[k]].nbytes);
   }
   return OM_OK;
 }
@@ -850,12 +862,12 @@ static int fuse_bn(bld *b, wnode *c, char *err) {
   if ((rc = set_shape(b, nw, OM_DT_FLOAT, W->ndim, W->dims, err)) ||
       (rc = set_shape(b, nb, OM_DT_FLOAT, 1, &mdim, err)))
     return -rc;
-  nw->data = pool_alloc_nz(&b->plan->mem, nw->nbytes); /* every element written below */
-  nb->data = pool_alloc_nz(&b->plan->mem, nb->nbytes);
+  nw->data = pool_alloc_nz(&b->fold, nw->nbytes); /* every element written below */
+  nb->data = pool_alloc_nz(&b->fold, nb->nbytes);
   if (!nw->data || !nb->data) return -om_seterr(err, OM_E_NOMEM, "out of memory folding BatchNormalization");
   nw->kind = nb->kind = VK_CONST;
   nw->base = nb->base = 1;
-  nw->owned = nb->owned = 1;
+  nw->owned = nb->owned = 0; /* in b->fold, not the plan: own_const copies what a run() reads */
   size_t per = nw->nbytes / sizeof(float) / (size_t)M;
   const float *sc = prm[0]->data, *bb = prm[1]->data, *mean = prm[2]->data, *var = prm[3]->data;
   const float *w0 = W->data, *b0 = B ? B->data : NULL;
@@ -1230,10 +1242,12 @@ static int assemble(bld *b, char *err) {
         S->locs[k].is_const = 1;
         continue;
       }
-      if ((rc = own_const(b, w->in[k], err))) return rc;
+      int gone = w->consumed >> k & 1u; /* packed into params: neither kept nor passed */
+      if (!gone && (rc = own_const(b, w->in[k], err))) return rc;
       tensor_of(&b->v[w->in[k]], t);
       t->data = NULL;
       S->locs[k] = loc_of(b, w->in[k]);
+      if (gone) S->locs[k].ptr = NULL;
       if (len < (int)sizeof line - 1)
         len += snprintf(line + len, sizeof line - (size_t)len, "%s%s%s", k ? ", " : " [",
                         om_dims_str(t->dims, t->ndim, sh, sizeof sh),
@@ -1401,6 +1415,7 @@ int om_plan_build(const onnx_model *m, const om_plan_opts *opts, om_plan **out, 
   if ((rc = assemble(b, err)) || (rc = io_tables(b, err))) goto done;
 done:
   pool_free(&b->tmp);
+  pool_free(&b->fold);
   free(b->v);
   free(b->hash);
   free(b->nodes);

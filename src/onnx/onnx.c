@@ -24,10 +24,11 @@ typedef struct {
   size_t max_file;
   uint64_t max_elems;
   int borrow;                  /* raw_data may stay in the buffer (the model owns the buffer) */
+  const om_mapped *file;       /* that buffer when it is a mapped file: copied raw_data is released */
 } limits;
 
 static limits get_limits(const onnx_limits *lim) {
-  limits l = {DEFAULT_MAX_FILE, DEFAULT_MAX_ELEMS, 0};
+  limits l = {DEFAULT_MAX_FILE, DEFAULT_MAX_ELEMS, 0, NULL};
   if (lim && lim->max_file_bytes) l.max_file = lim->max_file_bytes;
   if (lim && lim->max_tensor_elems) l.max_elems = lim->max_tensor_elems;
   return l;
@@ -251,6 +252,7 @@ static int decode_tensor(const tensor_fields *tf, const limits *lim, onnx_tensor
   t->nbytes = nbytes;
   if (tf->has_raw) {
     memcpy(d, tf->raw, nbytes);
+    om_mapped_release(lim->file, tf->raw, nbytes); /* not twice in memory (MAP_POPULATE read it) */
     return OM_OK;
   }
   for (size_t i = 0; i < count; i++) {
@@ -810,6 +812,7 @@ static int load(const uint8_t *buf, size_t len, limits *l, om_mapped *file, onnx
     m->file_ = *file;
     memset(file, 0, sizeof *file);
     l->borrow = 1;
+    l->file = &m->file_;
   }
   int rc = parse_model(buf, len, l, m, err);
   if (rc) {
@@ -846,6 +849,10 @@ const char *onnx_meta_get(const onnx_model *m, const char *key) {
   for (int i = 0; i < m->nmeta; i++)
     if (!strcmp(m->meta_keys[i], key)) return m->meta_values[i];
   return NULL;
+}
+
+void onnx_release_data(const onnx_model *m, const void *p, size_t n) {
+  if (m) om_mapped_release(&m->file_, p, n);
 }
 
 const onnx_tensor *onnx_find_init(const onnx_model *m, const char *name) {

@@ -111,5 +111,9 @@ void onnx_tensor_clear(onnx_tensor *t);  /* frees the contents, not the struct *
 const onnx_attr *onnx_node_attr(const onnx_node *n, const char *name);
 const char *onnx_meta_get(const onnx_model *m, const char *key); /* NULL if absent */
 const onnx_tensor *onnx_find_init(const onnx_model *m, const char *name);
+/* A consumer done with tensor data that may be borrowed from the model file (a planner that packed
+ * the weights) lets its pages leave memory; they are read back from the file if touched again. No-op
+ * for data the model allocated. */
+void onnx_release_data(const onnx_model *m, const void *p, size_t n);
 
 #endif
