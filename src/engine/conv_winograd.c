@@ -6,8 +6,9 @@
  * The transforms work on rows of tiles: the 6x6 windows of a run of tiles are first gathered into
  * d[r][i][j] (r, i: window row / column, j: tile), so every transform step is an elementwise loop
  * over j that the compiler vectorizes; the body is built for AVX-512, AVX2 and portable C. The AVX-512
- * build has its own input transform (16 tiles in registers, V stored pre-packed for the GEMM) and
- * output scatter. */
+ * build has its own transforms: input (16 tiles in registers, read from the image with masked loads,
+ * V stored pre-packed for the GEMM) and output (16 tiles in registers, stored straight into the
+ * image). V and M are 36 planes a few cache lines more than a power of two apart (plane_stride). */
 #define OM_VMATH_AVX512
 #include "engine/conv_winograd.h"
 
@@ -24,7 +25,7 @@
 /* Channels per GEMM: the transformed products are summed over at most WKC channels from zero before
  * they join the running total (blocked summation). Float32 rounding in these sums is what makes
  * Winograd less exact than direct convolution (the transforms themselves add little); blocks of 64
- * halve the error at 256-512 channels (numpy simulation, bench/RESULTS.md) for ~3% more time. */
+ * halve the error at 256-512 channels (bench/wino_error.py simulates it) for ~3% more time. */
 #define WKC 64
 
 int om_wino_profitable(int64_t C, int64_t K, int64_t OH, int64_t OW) {
@@ -222,9 +223,10 @@ T512 static inline void phases16(const float *row, int64_t x0, const __mmask16 *
 }
 
 /* AVX-512 twin of input_tiles: whole 16-tile chunks in registers. */
-/* V is written straight in the GEMM's packed B layout (gemm.h: per KC block of rows, panels of nr
- * columns, kc x nr each; npad = this block's tile count rounded up to nr), so om_gemm reads it as
- * b_packed without a copy. Lane runs that cross a panel edge are stored in two masked parts. */
+/* V is written straight in the GEMM's packed B layout (gemm.h: per block of WKC channel rows, panels
+ * of nr columns, kc x nr each; npad = this block's tile count rounded up to nr), so om_gemm reads each
+ * channel block as b_packed without a copy. Lane runs that cross a panel edge are stored in two masked
+ * parts. */
 T512 static inline void store_packed(float *vx, int64_t cbase, int64_t pstride, int64_t nr, int64_t j0,
                                      __mmask16 m, __m512 v) {
   int64_t p = j0 / nr, r = j0 % nr;
