@@ -22,10 +22,7 @@ void om_gemm_ukr_ref(int64_t kc, const float *a, const float *b, float *c, int64
                      int nr, const float *init, int64_t ldi, int load_c, const om_gemm_epi *epi,
                      int64_t row0) {
   float acc[REF_MR][REF_NR];
-  for (int i = 0; i < REF_MR; i++)
-    for (int j = 0; j < REF_NR; j++) {
-      acc[i][j] = 0.0f;
-    }
+  memset(acc, 0, sizeof acc);
   for (int64_t k = 0; k < kc; k++) {
     const float *ak = a + k * REF_MR, *bk = b + k * REF_NR;
     for (int i = 0; i < REF_MR; i++)

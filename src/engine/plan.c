@@ -237,8 +237,8 @@ typedef struct {
   int norder;
   pool *cur;                    /* where om_prep_alloc goes */
   pool tmp;
-  pool fold;                    /* BatchNormalization-folded weights: the build's lifetime; run()s
-                                   that read one get a copy (own_const), packers release nothing */
+  pool fold;                    /* BatchNormalization-folded weights, for the build only: a run()
+                                   that reads one gets a copy (own_const, as for model data) */
   int shapes_only;              /* pass 1: om_prep.shapes_only, weights hidden */
   om_plan *plan;
 } bld;
