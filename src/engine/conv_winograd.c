@@ -284,6 +284,11 @@ T512 static inline void at6v(const __m512 *m, __m512 *o) {
   o[3] = _mm512_add_ps(_mm512_add_ps(d12, _mm512_fnmadd_ps(c8, m[4], _mm512_mul_ps(ce, m[3]))), m[5]);
 }
 
+/* The fused activation on one output vector; ReLU, the common case, without om_vm_act512's switch. */
+T512 static inline __m512 act_out(__m512 v, int act, float alpha, float beta) {
+  return act == OM_ACT_RELU ? _mm512_max_ps(v, _mm512_setzero_ps()) : om_vm_act512(v, act, alpha, beta);
+}
+
 /* AVX-512 output transform of channel kk, tiles t0 .. t0 + tb - 1: 16 tiles at a time, all in
  * registers (an intermediate buffer read back at unaligned offsets stalled on store forwarding).
  * The 4x4 outputs of 4 tiles interleave into one vector of 16 columns; 4 tiles of one tile row go
@@ -306,13 +311,9 @@ T512 static void output_tiles_avx512(const om_wino *w, const float *M, int64_t k
       at6v(col, r4);
       for (int a = 0; a < 4; a++) o[a][b] = r4[a];
     }
-    int64_t nv = tb - g < 16 ? tb - g : 16, qty[4], qtx[4];
-    for (int q = 0; q < 4; q++) { /* first tile of each run of 4: one division per group */
-      if (q == 0) {
-        qty[0] = (t0 + g) / TW;
-        qtx[0] = (t0 + g) % TW;
-        continue;
-      }
+    /* tile row / column of the first tile of each run of 4: one division per group */
+    int64_t nv = tb - g < 16 ? tb - g : 16, qty[4] = {(t0 + g) / TW}, qtx[4] = {(t0 + g) % TW};
+    for (int q = 1; q < 4; q++) {
       qty[q] = qty[q - 1];
       qtx[q] = qtx[q - 1] + 4;
       while (qtx[q] >= TW) { qtx[q] -= TW; qty[q]++; }
@@ -343,8 +344,7 @@ T512 static void output_tiles_avx512(const om_wino *w, const float *M, int64_t k
           if (left > 4 * n4) left = 4 * n4;
           __mmask16 m = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
           if (sum) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, sum + oy * OW + ox));
-          v = act == OM_ACT_RELU ? _mm512_max_ps(v, _mm512_setzero_ps()) : om_vm_act512(v, act, alpha, beta);
-          _mm512_mask_storeu_ps(y + oy * OW + ox, m, v);
+          _mm512_mask_storeu_ps(y + oy * OW + ox, m, act_out(v, act, alpha, beta));
           continue;
         }
         for (int64_t j = 0; j < n4; j++, tx++) { /* the run wraps: tile by tile */
@@ -358,7 +358,7 @@ T512 static void output_tiles_avx512(const om_wino *w, const float *M, int64_t k
           uintptr_t at = (uintptr_t)(oy * OW + ox) * 4 - (uintptr_t)(16 * j);
           __m512 u = v;
           if (sum) u = _mm512_add_ps(u, _mm512_maskz_loadu_ps(m, (const void *)((uintptr_t)sum + at)));
-          _mm512_mask_storeu_ps((void *)((uintptr_t)y + at), m, om_vm_act512(u, act, alpha, beta));
+          _mm512_mask_storeu_ps((void *)((uintptr_t)y + at), m, act_out(u, act, alpha, beta));
         }
       }
     }
