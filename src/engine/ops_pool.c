@@ -3,18 +3,23 @@
  * (N, C, *out); 1-D and 2-D run as 3-D with leading spatial sizes of 1. MaxPool's optional Indices
  * output is refused. Output sizes follow the ONNX spec: with ceil_mode the last window must start
  * inside the input or the left padding. */
-#include "engine/op.h"
+#include "engine/engine.h"
 #include "engine/gemm.h"
+#include "engine/op.h"
 #include "engine/op_util.h"
 
 #include <float.h>
+#include <immintrin.h>
 #include <omp.h>
 #include <string.h>
+
+#define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 
 enum { POOL_MAX, POOL_AVG, POOL_GMAX, POOL_GAVG };
 
 typedef struct pool_params {
   int kind, include_pad;
+  int simd; /* 2-D MaxPool with stride 1 or 2 along W on an AVX-512 plan: maxpool2d_avx512 */
   int64_t NC, in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
 } pool_params;
 
@@ -89,8 +94,11 @@ static int pool_common(om_prep *p, int kind, char *err) {
   }
   /* 2-D MaxPool without dilation goes through maxpool2d (a row of -inf-padded maxima per plane) */
   if (pool_fast2d(c)) {
-    size_t row = (size_t)(c->in[2] + c->pb[2] + c->pe[2] + c->k[2] + c->s[2] * c->out[2]);
+    /* + 48: the 16-wide loads of the last (masked) output vector read past the row */
+    size_t row = (size_t)(c->in[2] + c->pb[2] + c->pe[2] + c->k[2] + c->s[2] * c->out[2] + 48);
     p->scratch_bytes = row * sizeof(float);
+    c->simd = p->kernel_path == OM_KERNEL_AVX512 && om_gemm_path_supported(OM_KERNEL_AVX512) &&
+              (c->s[2] == 1 || c->s[2] == 2);
   }
   om_tensor *Y = &p->out[0];
   Y->dtype = OM_DT_FLOAT;
@@ -173,14 +181,11 @@ static void maxpool2d(const pool_params *c, const float *xs, float *ys, float *r
     int64_t y0 = oy * sh - pt, y1 = y0 + kh;
     if (y0 < 0) y0 = 0;
     if (y1 > H) y1 = H;
-    if (y0 >= y1) {
-      for (int64_t x = 0; x < W; x++) r[x] = -FLT_MAX;
-    } else {
-      memcpy(r, xs + y0 * W, (size_t)W * sizeof(float));
-      for (int64_t iy = y0 + 1; iy < y1; iy++) {
-        const float *in = xs + iy * W;
-        for (int64_t x = 0; x < W; x++) r[x] = in[x] > r[x] ? in[x] : r[x];
-      }
+    /* from -inf, so a NaN is skipped wherever it is, as in the generic loop */
+    for (int64_t x = 0; x < W; x++) r[x] = -FLT_MAX;
+    for (int64_t iy = y0; iy < y1; iy++) {
+      const float *in = xs + iy * W;
+      for (int64_t x = 0; x < W; x++) r[x] = in[x] > r[x] ? in[x] : r[x];
     }
     float *o = ys + oy * OW;
     for (int64_t ox = 0; ox < OW; ox++) {
@@ -192,6 +197,43 @@ static void maxpool2d(const pool_params *c, const float *xs, float *ys, float *r
   }
 }
 
+/* maxpool2d with 16-wide vectors (stride 1 or 2 along W): the same maxima, so the same bits
+ * (vmaxps returns its second operand when the first is NaN: NaN is skipped as in the loops above).
+ * The portable loop is its reference twin (tests run both through OMPREDICT_KERNEL). */
+T512 static void maxpool2d_avx512(const pool_params *c, const float *xs, float *ys, float *row) {
+  const int64_t H = c->in[1], W = c->in[2], kh = c->k[1], kw = c->k[2], sh = c->s[1], sw = c->s[2];
+  const int64_t OH = c->out[1], OW = c->out[2], pt = c->pb[1], pl = c->pb[2];
+  const int64_t len = W + pl + c->pe[2] + kw + sw * OW + 48;
+  const __m512 ninf = _mm512_set1_ps(-FLT_MAX);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (int64_t i = 0; i < len; i++) row[i] = -FLT_MAX;
+  float *r = row + pl;
+  for (int64_t oy = 0; oy < OH; oy++) {
+    int64_t y0 = oy * sh - pt, y1 = y0 + kh;
+    if (y0 < 0) y0 = 0;
+    if (y1 > H) y1 = H;
+    for (int64_t x = 0; x < W; x += 16) {
+      __mmask16 m = W - x >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (W - x)) - 1);
+      __m512 v = ninf;
+      for (int64_t iy = y0; iy < y1; iy++)
+        v = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, xs + iy * W + x), v); /* NaN: v */
+      _mm512_mask_storeu_ps(r + x, m, v);
+    }
+    float *o = ys + oy * OW;
+    for (int64_t ox = 0; ox < OW; ox += 16) {
+      __mmask16 m = OW - ox >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (OW - ox)) - 1);
+      const float *w = row + ox * sw;
+      __m512 v = ninf;
+      for (int64_t t = 0; t < kw; t++) {
+        __m512 a = _mm512_loadu_ps(w + t);
+        if (sw == 2) a = _mm512_permutex2var_ps(a, even, _mm512_loadu_ps(w + t + 16));
+        v = _mm512_max_ps(a, v);
+      }
+      _mm512_mask_storeu_ps(o + ox, m, v);
+    }
+  }
+}
+
 /* Windowed pooling of planes [q0, q1) (q = n*C + c); tmp: the prepare-time scratch. */
 static void pool_planes(const pool_params *c, const float *x, float *y, int64_t q0, int64_t q1,
                         float *tmp) {
@@ -199,7 +241,8 @@ static void pool_planes(const pool_params *c, const float *x, float *y, int64_t 
   if (pool_fast2d(c)) {
     for (int64_t q = q0; q < q1; q++)
       for (int64_t z = 0; z < c->in[0]; z++) /* k[0] == 1: each depth slice on its own */
-        maxpool2d(c, x + q * ihw + z * c->in[1] * c->in[2], y + q * ohw + z * c->out[1] * c->out[2], tmp);
+        (c->simd ? maxpool2d_avx512 : maxpool2d)(c, x + q * ihw + z * c->in[1] * c->in[2],
+                                                  y + q * ohw + z * c->out[1] * c->out[2], tmp);
     return;
   }
   for (int64_t q = q0; q < q1; q++) {

@@ -63,6 +63,8 @@ static const layer layers[] = {
   {"dw 5x5 s2 72 @56 (depthwise)", L_CONV, 72, 56, 56, 72, 5, 2, 72, 0},
   {"FC 512->1000 (Gemm transB)", L_FC, 512, 1, 1, 1000, 1, 1, 1, 0},
   {"MaxPool 3x3 s2 64 @112", L_POOL, 64, 112, 112, 64, 3, 2, 1, 0},
+  {"MaxPool 3x3 s1 24 @37x45 (vector tails)", L_POOL, 24, 37, 45, 24, 3, 1, 1, 0},
+  {"MaxPool 3x3 s2 16 @35x51 (vector tails)", L_POOL, 16, 35, 51, 16, 3, 2, 1, 0},
 };
 
 typedef struct built {
