@@ -3,7 +3,7 @@
 # image at a time), run back to back in alternating rounds so the host's drift hits both alike; prints
 # every round's loop rate and the medians. Uses what bench/run_bench.sh left in bench/out (the
 # preprocessed tensors, bench/out/zoo/resnet50.onnx) and bench/node_modules (onnxruntime-node).
-#   bench/ort_ab.sh [rounds] [threads] MODEL...     (MODEL: resnet50, or a name in ../shared/zoo)
+#   [NPY=DIR] bench/ort_ab.sh [rounds] [threads] MODEL...     (MODEL: resnet50, or a name in ../shared/zoo)
 # Example: bench/ort_ab.sh 5 2 resnet50 resnet18
 set -u
 cd "$(dirname "$0")/.." || exit 2
@@ -12,8 +12,11 @@ shift 2 2>/dev/null || { sed -n 2,7p "$0"; exit 2; }
 [ $# -gt 0 ] || { sed -n 2,7p "$0"; exit 2; }
 OM=${OMPREDICT:-build/ompredict}
 SHARED=${OM_SHARED:-../shared}
-npy=$(ls -d bench/out/images-*/npy 2>/dev/null | head -1)
-[ -n "$npy" ] || { echo "ort_ab.sh: no bench/out/images-*/npy: run bench/run_bench.sh first" >&2; exit 2; }
+# NPY=DIR picks the tensors; default: the largest set bench/run_bench.sh made (short runs measure
+# mostly start-up effects)
+npy=${NPY:-$(for d in bench/out/images-*/npy; do [ -d "$d" ] && echo "$(ls "$d" | wc -l) $d"; done |
+             sort -n | tail -1 | cut -d' ' -f2)}
+[ -n "$npy" ] && [ -d "$npy" ] || { echo "ort_ab.sh: no bench/out/images-*/npy: run bench/run_bench.sh first" >&2; exit 2; }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 for m in "$@"; do
   ox=$SHARED/zoo/$m.onnx

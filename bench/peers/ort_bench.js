@@ -5,7 +5,8 @@
 //       one process, intra-op threads T, the .npy tensors of D (float32 [3,H,W]) in batches of B
 //   node ort_bench.js --model M.onnx --npy-dir D --procs P
 //       P single-threaded worker processes (forked here, so one process tree), each running its
-//       contiguous share of the files one image at a time
+//       contiguous share of the files one image at a time; they load their model and tensors, wait
+//       until all have, and start together (loop_s: first start to last end)
 // The last line on stdout is JSON: images, load_s, loop_s (for --procs: first start to last end).
 'use strict';
 const fs = require('fs');
@@ -62,6 +63,20 @@ async function runOne(a, files) {
   const load_s = nowS() - t0;
   const inName = sess.inputNames[0], outName = sess.outputNames[0];
   const tensors = files.map(readNpy);  // read before timing: this peer measures inference only
+  if (tensors.length) {
+    // one untimed run first: ONNX Runtime's first runs of a session are several times slower
+    // (allocations, kernel set-up), which a short timed loop would otherwise mostly measure
+    const per = tensors[0].data.length, nb = Math.min(a.batch, tensors.length);
+    const x = new Float32Array(per * nb);
+    for (let j = 0; j < nb; j++) x.set(tensors[j].data, j * per);
+    await sess.run({ [inName]: new ort.Tensor('float32', x, [nb, ...tensors[0].shape]) });
+  }
+  if (a.shard && process.send) {
+    // a --procs worker: all workers load first, then start together, so the span first start ->
+    // last end is the time they ran side by side (staggered starts made it up to twice too long)
+    process.send({ ready: true });
+    await new Promise(resolve => process.once('message', resolve));
+  }
   let top1_0 = -1;
   const start = nowS();
   for (let i = 0; i < tensors.length; i += a.batch) {
@@ -86,9 +101,14 @@ async function main() {
   let files = listNpy(a.npyDir);
   if (!files.length) throw new Error(`no .npy files in ${a.npyDir}`);
   if (a.procs > 0) {
+    const children = [];
+    let ready = 0;
     const results = await Promise.all([...Array(a.procs).keys()].map(k => new Promise((resolve, reject) => {
       const child = fork(__filename, ['--model', a.model, '--npy-dir', a.npyDir, '--batch', '1',
                                       '--threads', '1', '--shard', `${k}/${a.procs}`], { silent: true });
+      children.push(child);
+      // barrier: the go goes out when every worker has loaded its model and tensors
+      child.on('message', () => { if (++ready === a.procs) children.forEach(c => c.send('go')); });
       let out = '';
       child.stdout.on('data', d => { out += d; });
       child.stderr.on('data', d => process.stderr.write(d));
