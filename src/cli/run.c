@@ -270,7 +270,7 @@ static int ends_with_npy(const char *p) {
 static int load_npy(run_ctx *R, const char *path, float *dst, char *err) {
   const om_tensor_info *ti = om_plan_input(R->plan, 0);
   om_npy a;
-  int st = om_npy_read_file(path, 0, &a, err);
+  int st = om_npy_read_file_into(path, dst, ti->nbytes / sizeof(float), &a, err);
   if (st) return st;
   int off = a.ndim == ti->ndim ? 0 : a.ndim == ti->ndim - 1 ? 1 : -1;
   int ok = off >= 0 && (off == 1 || a.dims[0] == ti->dims[0]);
@@ -281,11 +281,8 @@ static int load_npy(run_ctx *R, const char *path, float *dst, char *err) {
       snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)a.dims[d]);
     for (int d = 0; d < ti->ndim; d++)
       snprintf(want + strlen(want), sizeof want - strlen(want), "%s%lld", d ? "x" : "", (long long)ti->dims[d]);
-    om_npy_free(&a);
     return om_seterr(err, OM_E_FORMAT, "npy shape %s does not match the model input %s", got, want);
   }
-  memcpy(dst, a.data, ti->nbytes);
-  om_npy_free(&a);
   return OM_OK;
 }
 

@@ -21,6 +21,11 @@ typedef struct om_npy {
  * 1.0-3.0. Checks the header against the bytes present and max_elems (0: 1<<31). */
 int om_npy_parse(const uint8_t *buf, size_t len, uint64_t max_elems, om_npy *out, char *err);
 int om_npy_read_file(const char *path, uint64_t max_elems, om_npy *out, char *err);
+/* An input tensor read once per image: a float32 ('<f4') file goes straight from the file into dst
+ * (one read, no buffer); anything else through om_npy_read_file, then copied. Fills out's shape
+ * (out->data stays NULL); dst is filled only when the array holds exactly cap floats, so the caller
+ * checks the shape before using it. Errors as om_npy_read_file's. */
+int om_npy_read_file_into(const char *path, float *dst, size_t cap, om_npy *out, char *err);
 void om_npy_free(om_npy *a);
 
 typedef struct om_npy_writer {

@@ -9,15 +9,24 @@ cd "$T" || exit 1
 
 # Good inputs: photos plus generated .npy tensors (reference computed by NumPy below).
 "$PY" - <<'PY' || fail "npy setup"
+import os
 import numpy as np
 rng = np.random.default_rng(1)
 for k in range(6):
     np.save("in%d.npy" % k, rng.standard_normal((3, 32, 32)).astype(np.float32))
 np.save("in_batch1.npy", rng.standard_normal((1, 3, 32, 32)).astype(np.float32))
 np.save("wrong_shape.npy", np.zeros((3, 16, 16), np.float32))
+# read through the general path (converted) rather than straight into the input tensor
+np.save("in_f8.npy", rng.standard_normal((3, 32, 32)))
+np.save("in_f2.npy", rng.standard_normal((3, 32, 32)).astype(np.float16))
+# the input's element count but not its shape; truncated data; Fortran order: error rows
+np.save("wrong_perm.npy", np.zeros((32, 32, 3), np.float32))
+np.save("trunc.npy", np.zeros((3, 32, 32), np.float32))
+open("trunc.npy", "r+b").truncate(os.path.getsize("trunc.npy") - 4)
+np.save("fortran.npy", np.asfortranarray(np.zeros((3, 32, 32), np.float32)))
 PY
 GOOD=("$P/astronaut.jpg" "$P/coffee.png" "$P/chelsea.bmp" "$P/rocket.gif" "$P/coffee.ppm"
-      in0.npy in1.npy in2.npy in3.npy in4.npy in5.npy in_batch1.npy)
+      in0.npy in1.npy in2.npy in3.npy in4.npy in5.npy in_batch1.npy in_f8.npy in_f2.npy)
 "$OMPREDICT" -m "$M" -q "${GOOD[@]}" > ok.csv; rc=$?
 [ $rc = 0 ] || fail "all-good run exit $rc"
 
@@ -65,7 +74,8 @@ cp "$P/coffee.png" "$(printf 'bad/latin1_\xe9.png')"
 cp "$P/coffee.png" bad/noread.png; chmod 000 bad/noread.png
 echo bad > dirs.txt   # a directory named in a list is taken literally: an error row
 LIST=("$P/coffee.png" bad/empty.png bad/trunc.png "$P/astronaut.jpg" bad/trunc.jpg bad/text.txt
-      bad/page.jpg bad/fifo.png @dirs.txt /no/such/file.png wrong_shape.npy "bad/name with
+      bad/page.jpg bad/fifo.png @dirs.txt /no/such/file.png wrong_shape.npy wrong_perm.npy trunc.npy
+      fortran.npy "bad/name with
 newline,and \"quote\".png" "$(printf 'bad/latin1_\xe9.png')" bad/noread.png in0.npy)
 for f in csv tsv jsonl; do
   timeout 60 "$OMPREDICT" -m "$M" -q -j 2 -f $f "${LIST[@]}" > mixed.$f 2> mixed.err; rc=$?
@@ -75,7 +85,8 @@ done
 import csv, json, os, sys
 root = os.getuid() == 0
 want_err = {"bad/empty.png", "bad/trunc.png", "bad/trunc.jpg", "bad/text.txt", "bad/page.jpg",
-            "bad/fifo.png", "/no/such/file.png", "wrong_shape.npy"}
+            "bad/fifo.png", "/no/such/file.png", "wrong_shape.npy", "wrong_perm.npy", "trunc.npy",
+            "fortran.npy"}
 if not root: want_err.add("bad/noread.png")
 def unt(s):
     return s.replace("\\\\", "\0").replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r").replace("\0", "\\")
@@ -99,10 +110,13 @@ js_err = {j["path"]: j["error"] for j in js if j["status"] == "error"}
 assert "No such file or directory" in js_err["/no/such/file.png"], js_err
 assert "not a regular file" in js_err["bad/fifo.png"], js_err
 assert js_err["bad"] == "is a directory", js_err
+assert "does not match the model input" in js_err["wrong_perm.npy"], js_err
+assert "trunc.npy" in js_err["trunc.npy"] and "data is" in js_err["trunc.npy"], js_err
+assert "Fortran order" in js_err["fortran.npy"], js_err
 print("mixed ok")
 PY
 # The last good input was predicted even though bad ones came first.
-grep -q '^14,in0.npy,ok,' mixed.csv || fail "last good input missing"
+grep -q '^17,in0.npy,ok,' mixed.csv || fail "last good input missing"
 
 # Exit status 2: usage, missing model, bad model, no inputs, unwritable output.
 "$OMPREDICT" -q "${GOOD[@]}" 2>/dev/null; [ $? = 2 ] || fail "no -m: want 2"
