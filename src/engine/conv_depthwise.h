@@ -1,8 +1,9 @@
 /* conv_depthwise.h: AVX-512 depthwise (one input channel per output channel) 2-D Conv for stride 1
  * or 2 along W, any stride along H, dilation 1, any kernel size and pads, with bias, residual sum
- * and activation fused. Each input plane is first copied into a zero-padded scratch plane (stride 2:
- * rows split into even / odd columns), so the inner loop is branch-free 16-wide FMAs over output
- * columns with the weights broadcast. ops_conv.c keeps the portable loop as the reference twin. */
+ * and activation fused. The plane is read in place, the zero padding being the load mask (stride 2:
+ * the 32 columns under 16 outputs, even lanes kept), so the inner loop is branch-free 16-wide FMAs
+ * over output columns with the weights broadcast. ops_conv.c keeps the portable loop as the
+ * reference twin. */
 #ifndef OM_CONV_DEPTHWISE_H
 #define OM_CONV_DEPTHWISE_H
 
@@ -11,14 +12,11 @@
 
 typedef struct om_dw {
   int64_t H, W, OH, OW, kh, kw, sh, sw, ph, pw; /* pads: top / left */
-  int64_t PH;                                   /* padded rows kept */
-  int64_t rowlen;                               /* floats per padded row (stride 2: two halves) */
-  int64_t half;                                 /* stride 2: offset of the odd columns */
 } om_dw;
 
 /* 1 when the shape is handled (D == 1, dilations 1, sw 1 or 2, kernel <= 15 each way). */
 int om_dw_supported(int64_t kd, int64_t dh, int64_t dw, int64_t sw, int64_t kh, int64_t kw);
-/* Fills d; *scratch_bytes: one padded plane. OM_E_LIMIT on overflow. */
+/* Fills d; *scratch_bytes: 0 (kept for the callers' sizing). */
 int om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t kh, int64_t kw,
                 int64_t sh, int64_t sw, int64_t ph, int64_t pw, size_t *scratch_bytes, char *err);
 /* One plane: y[OH][OW] = act(sum_{ky,kx} w[ky][kx] * x[oy*sh + ky - ph][ox*sw + kx - pw] + bias
