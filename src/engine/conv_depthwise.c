@@ -16,14 +16,11 @@ int om_dw_supported(int64_t kd, int64_t dh, int64_t dw, int64_t sw, int64_t kh, 
   return kd == 1 && dh == 1 && dw == 1 && (sw == 1 || sw == 2) && kh <= MAXK && kw <= MAXK;
 }
 
-int om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t kh, int64_t kw,
-                int64_t sh, int64_t sw, int64_t ph, int64_t pw, size_t *scratch_bytes, char *err) {
+void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t kh, int64_t kw,
+                 int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   memset(d, 0, sizeof *d);
   d->H = H; d->W = W; d->OH = OH; d->OW = OW; d->kh = kh; d->kw = kw; d->sh = sh; d->sw = sw;
   d->ph = ph; d->pw = pw;
-  (void)err; /* nothing can overflow: the planes are read in place */
-  *scratch_bytes = 0;
-  return OM_OK;
 }
 
 
@@ -94,8 +91,7 @@ T512 static inline __attribute__((always_inline)) void dw_body(const om_dw *d, c
 /* kw and the stride fixed at compile time for the common cases: the tap loop unrolls, its masks stay
  * in registers */
 T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, float bias, const float *sum,
-                             int act, float alpha, float beta, float *y, float *scratch) {
-  (void)scratch;
+                             int act, float alpha, float beta, float *y) {
   if (d->sw == 1) {
     if (d->kw == 3) dw_body(d, 3, 1, x, w, bias, sum, act, alpha, beta, y);
     else if (d->kw == 5) dw_body(d, 5, 1, x, w, bias, sum, act, alpha, beta, y);

@@ -16,12 +16,12 @@ typedef struct om_dw {
 
 /* 1 when the shape is handled (D == 1, dilations 1, sw 1 or 2, kernel <= 15 each way). */
 int om_dw_supported(int64_t kd, int64_t dh, int64_t dw, int64_t sw, int64_t kh, int64_t kw);
-/* Fills d; *scratch_bytes: 0 (kept for the callers' sizing). */
-int om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t kh, int64_t kw,
-                int64_t sh, int64_t sw, int64_t ph, int64_t pw, size_t *scratch_bytes, char *err);
+/* Fills d (no scratch is needed: the plane is read in place). */
+void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t kh, int64_t kw,
+                 int64_t sh, int64_t sw, int64_t ph, int64_t pw);
 /* One plane: y[OH][OW] = act(sum_{ky,kx} w[ky][kx] * x[oy*sh + ky - ph][ox*sw + kx - pw] + bias
  * (+ sum)). Only call when om_gemm_path_supported(OM_KERNEL_AVX512). */
 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, float bias, const float *sum,
-                        int act, float alpha, float beta, float *y, float *scratch);
+                        int act, float alpha, float beta, float *y);
 
 #endif

@@ -343,9 +343,7 @@ static int conv_prepare(om_prep *p, char *err) {
     c->kind = CONV_DEPTHWISE;
     p->scratch_bytes = 0;
     if (c->k->path == OM_KERNEL_AVX512 && om_dw_supported(c->kd, c->dh, c->dw, c->sw, c->kh, c->kw)) {
-      if ((rc = om_dw_setup(&c->dwk, c->H, c->W, c->OH, c->OW, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw,
-                            &p->scratch_bytes, err)))
-        return rc;
+      om_dw_setup(&c->dwk, c->H, c->W, c->OH, c->OW, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw);
       c->dw_fast = 1;
     }
   } else {
@@ -449,7 +447,7 @@ static void dw_planes(const conv_params *c, const float *x, const float *w, cons
     const float *ss = sum ? sum + q * ohw : NULL;
     float *ys = y + q * ohw;
     float bv = bias ? bias[m] : 0.0f;
-    if (c->dw_fast) om_dw_plane_avx512(&c->dwk, xs, ws, bv, ss, c->act, c->alpha, c->beta, ys, scratch);
+    if (c->dw_fast) om_dw_plane_avx512(&c->dwk, xs, ws, bv, ss, c->act, c->alpha, c->beta, ys);
     else if (path == OM_KERNEL_AVX512) dw_plane_avx512(c, xs, ws, bv, ss, ys);
     else if (path == OM_KERNEL_AVX2) dw_plane_avx2(c, xs, ws, bv, ss, ys);
     else dw_plane(c, xs, ws, bv, ss, ys);

@@ -29,6 +29,19 @@ static int pool_fast2d(const pool_params *c) {
          c->d[1] == 1 && c->d[2] == 1;
 }
 
+/* maxpool2d's -inf-padded row: the padded input row, ceil_mode's overhang, and 48 floats for the
+ * 16-wide loads of the last (masked) output vector in maxpool2d_avx512 */
+static int64_t pool_row_len(const pool_params *c) {
+  return c->in[2] + c->pb[2] + c->pe[2] + c->k[2] + c->s[2] * c->out[2] + 48;
+}
+
+/* Input rows [*y0, *y1) under output row oy (clipped to the image). */
+static void window_rows(const pool_params *c, int64_t oy, int64_t *y0, int64_t *y1) {
+  int64_t a = oy * c->s[1] - c->pb[1], b = a + c->k[1];
+  *y0 = a < 0 ? 0 : a;
+  *y1 = b > c->in[1] ? c->in[1] : b;
+}
+
 static int pool_common(om_prep *p, int kind, char *err) {
   const om_tensor *X = p->in[0];
   if (!om_tensor_present(X)) return om_seterr(err, OM_E_INVALID, "input X is missing");
@@ -94,9 +107,7 @@ static int pool_common(om_prep *p, int kind, char *err) {
   }
   /* 2-D MaxPool without dilation goes through maxpool2d (a row of -inf-padded maxima per plane) */
   if (pool_fast2d(c)) {
-    /* + 48: the 16-wide loads of the last (masked) output vector read past the row */
-    size_t row = (size_t)(c->in[2] + c->pb[2] + c->pe[2] + c->k[2] + c->s[2] * c->out[2] + 48);
-    p->scratch_bytes = row * sizeof(float);
+    p->scratch_bytes = (size_t)pool_row_len(c) * sizeof(float);
     c->simd = p->kernel_path == OM_KERNEL_AVX512 && om_gemm_path_supported(OM_KERNEL_AVX512) &&
               (c->s[2] == 1 || c->s[2] == 2);
   }
@@ -172,15 +183,13 @@ static void pool_run(const void *params, const om_tensor *in, int nin, om_tensor
  * rows into a -inf-padded row (a vectorizable pass), then the max over each window of that row.
  * Max is exact in any order, so this equals the generic loop bit for bit (NaN is skipped alike). */
 static void maxpool2d(const pool_params *c, const float *xs, float *ys, float *row) {
-  const int64_t H = c->in[1], W = c->in[2], kh = c->k[1], kw = c->k[2], sh = c->s[1], sw = c->s[2];
-  const int64_t OH = c->out[1], OW = c->out[2], pt = c->pb[1], pl = c->pb[2];
-  const int64_t len = W + pl + c->pe[2] + kw + sw * OW; /* covers ceil_mode's overhang */
+  const int64_t W = c->in[2], kw = c->k[2], sw = c->s[2], OH = c->out[1], OW = c->out[2];
+  const int64_t len = pool_row_len(c);
   for (int64_t i = 0; i < len; i++) row[i] = -FLT_MAX;
-  float *r = row + pl;
+  float *r = row + c->pb[2];
   for (int64_t oy = 0; oy < OH; oy++) {
-    int64_t y0 = oy * sh - pt, y1 = y0 + kh;
-    if (y0 < 0) y0 = 0;
-    if (y1 > H) y1 = H;
+    int64_t y0, y1;
+    window_rows(c, oy, &y0, &y1);
     /* from -inf, so a NaN is skipped wherever it is, as in the generic loop */
     for (int64_t x = 0; x < W; x++) r[x] = -FLT_MAX;
     for (int64_t iy = y0; iy < y1; iy++) {
@@ -201,17 +210,15 @@ static void maxpool2d(const pool_params *c, const float *xs, float *ys, float *r
  * (vmaxps returns its second operand when the first is NaN: NaN is skipped as in the loops above).
  * The portable loop is its reference twin (tests run both through OMPREDICT_KERNEL). */
 T512 static void maxpool2d_avx512(const pool_params *c, const float *xs, float *ys, float *row) {
-  const int64_t H = c->in[1], W = c->in[2], kh = c->k[1], kw = c->k[2], sh = c->s[1], sw = c->s[2];
-  const int64_t OH = c->out[1], OW = c->out[2], pt = c->pb[1], pl = c->pb[2];
-  const int64_t len = W + pl + c->pe[2] + kw + sw * OW + 48;
+  const int64_t W = c->in[2], kw = c->k[2], sw = c->s[2], OH = c->out[1], OW = c->out[2];
+  const int64_t len = pool_row_len(c);
   const __m512 ninf = _mm512_set1_ps(-FLT_MAX);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   for (int64_t i = 0; i < len; i++) row[i] = -FLT_MAX;
-  float *r = row + pl;
+  float *r = row + c->pb[2];
   for (int64_t oy = 0; oy < OH; oy++) {
-    int64_t y0 = oy * sh - pt, y1 = y0 + kh;
-    if (y0 < 0) y0 = 0;
-    if (y1 > H) y1 = H;
+    int64_t y0, y1;
+    window_rows(c, oy, &y0, &y1);
     for (int64_t x = 0; x < W; x += 16) {
       __mmask16 m = W - x >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (W - x)) - 1);
       __m512 v = ninf;

@@ -141,57 +141,74 @@ static float half_to_float(uint16_t h) {
   return f;
 }
 
-int om_npy_parse(const uint8_t *buf, size_t len, uint64_t max_elems, om_npy *out, char *err) {
-  memset(out, 0, sizeof *out);
-  if (!max_elems) max_elems = NPY_DEFAULT_MAX_ELEMS;
+/* Where the header text lies: magic, version, header length, checked against len (the whole file's
+ * bytes; buf holds at least its first min(len, 12)). */
+static int npy_span(const uint8_t *buf, size_t len, size_t *hstart, size_t *hlen, char *err) {
   if (len < 10 || memcmp(buf, NPY_MAGIC, 6))
     return om_seterr(err, OM_E_FORMAT, "not a .npy file (no \\x93NUMPY magic)");
   int major = buf[6];
-  size_t hlen, hstart;
   if (major == 1) {
-    hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
-    hstart = 10;
+    *hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
+    *hstart = 10;
   } else if (major == 2 || major == 3) {
     if (len < 12) return om_seterr(err, OM_E_FORMAT, "truncated .npy header");
-    hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
-    hstart = 12;
+    *hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
+    *hstart = 12;
   } else {
     return om_seterr(err, OM_E_UNSUPPORTED, ".npy format version %d.%d is not supported (1.0-3.0 are)",
                      major, buf[7]);
   }
-  if (hlen > len - hstart)
+  if (*hlen > len - *hstart)
     return om_seterr(err, OM_E_FORMAT, "truncated .npy header: %zu header bytes announced, %zu present",
-                     hlen, len - hstart);
+                     *hlen, len - *hstart);
+  return OM_OK;
+}
+
+/* The array the header describes: shape, element size, count; checks order, dtype, max_elems and
+ * that exactly `have` data bytes follow the header. */
+static int npy_layout(const char *text, size_t hlen, size_t have, uint64_t max_elems, int *ndim,
+                      int64_t *dims, size_t *esize, size_t *count, char *err) {
   char descr[32];
-  int fortran = 0, ndim = 0;
-  int64_t dims[OM_MAX_DIMS];
-  int rc = parse_header((const char *)buf + hstart, hlen, descr, sizeof descr, &fortran, &ndim, dims, err);
+  int fortran = 0;
+  int rc = parse_header(text, hlen, descr, sizeof descr, &fortran, ndim, dims, err);
   if (rc) return rc;
   if (fortran)
     return om_seterr(err, OM_E_UNSUPPORTED, ".npy array is in Fortran order (save it C-contiguous)");
-  size_t esize;
-  if (!strcmp(descr, "<f4")) esize = 4;
-  else if (!strcmp(descr, "<f8")) esize = 8;
-  else if (!strcmp(descr, "<f2")) esize = 2;
+  if (!strcmp(descr, "<f4")) *esize = 4;
+  else if (!strcmp(descr, "<f8")) *esize = 8;
+  else if (!strcmp(descr, "<f2")) *esize = 2;
   else if (descr[0] == '>')
     return om_seterr(err, OM_E_UNSUPPORTED, ".npy dtype '%s' is big-endian (convert it to '<f4')", descr);
   else
     return om_seterr(err, OM_E_UNSUPPORTED, ".npy dtype '%s' is not supported (float32, float64 or float16 only)",
                      descr);
-  size_t count, nbytes;
-  if (om_dims_count(dims, ndim, &count) || count > max_elems)
+  size_t nbytes;
+  if (om_dims_count(dims, *ndim, count) || *count > max_elems)
     return om_seterr(err, OM_E_LIMIT, ".npy array has more than %llu elements", (unsigned long long)max_elems);
-  if (om_mul_size(count, esize, &nbytes))
+  if (om_mul_size(*count, *esize, &nbytes))
     return om_seterr(err, OM_E_LIMIT, ".npy array byte size overflows");
-  size_t have = len - hstart - hlen;
   if (have != nbytes)
     return om_seterr(err, OM_E_FORMAT, ".npy data is %zu bytes, the header's shape and dtype '%s' need %zu",
                      have, descr, nbytes);
+  return OM_OK;
+}
+
+int om_npy_parse(const uint8_t *buf, size_t len, uint64_t max_elems, om_npy *out, char *err) {
+  memset(out, 0, sizeof *out);
+  if (!max_elems) max_elems = NPY_DEFAULT_MAX_ELEMS;
+  size_t hstart, hlen, esize, count;
+  int ndim = 0;
+  int64_t dims[OM_MAX_DIMS];
+  int rc = npy_span(buf, len, &hstart, &hlen, err);
+  if (!rc)
+    rc = npy_layout((const char *)buf + hstart, hlen, len - hstart - hlen, max_elems, &ndim, dims,
+                    &esize, &count, err);
+  if (rc) return rc;
   float *data = malloc((count ? count : 1) * sizeof(float));
   if (!data) return om_seterr(err, OM_E_NOMEM, "out of memory for %zu floats", count);
   const uint8_t *src = buf + hstart + hlen;
   if (esize == 4) {
-    if (count) memcpy(data, src, nbytes);
+    if (count) memcpy(data, src, count * 4);
   } else if (esize == 8) {
     for (size_t i = 0; i < count; i++) {
       double d;
@@ -242,36 +259,26 @@ static int pread_all(int fd, void *dst, size_t n, off_t off) {
 
 int om_npy_read_file_into(const char *path, float *dst, size_t cap, om_npy *out, char *err) {
   memset(out, 0, sizeof *out);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  uint8_t head[12], *hbuf = NULL;
-  size_t hlen = 0, hstart = 0;
-  int direct = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 12 &&
-               pread_all(fd, head, 12, 0) == 0 && !memcmp(head, NPY_MAGIC, 6) &&
-               (head[6] == 1 || head[6] == 2 || head[6] == 3);
-  if (direct) {
-    hstart = head[6] == 1 ? 10 : 12;
-    hlen = head[6] == 1 ? ((size_t)head[8] | (size_t)head[9] << 8)
-                        : ((size_t)head[8] | (size_t)head[9] << 8 | (size_t)head[10] << 16 |
-                           (size_t)head[11] << 24);
-    /* anything unusual (a huge header, a truncated file) takes the general path and its messages */
-    direct = hlen <= 65536 && hstart + hlen <= (size_t)st.st_size && (hbuf = malloc(hlen + 1)) &&
-             pread_all(fd, hbuf, hlen, (off_t)hstart) == 0;
-  }
-  char descr[32];
-  int fortran = 0, ndim = 0;
+  /* magic and header in one read into the stack (NumPy writes 128 bytes or so); anything unusual
+   * -- another dtype, a pipe, a long header, any malformed file -- takes the general reader, which
+   * converts or says what is wrong */
+  char head[4096];
+  size_t hstart = 0, hlen = 0, esize = 0, count = 0;
+  int ndim = 0;
   int64_t dims[OM_MAX_DIMS];
-  size_t count = 0;
+  struct stat st;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int direct = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
   if (direct) {
-    err[0] = 0;
-    direct = !parse_header((const char *)hbuf, hlen, descr, sizeof descr, &fortran, &ndim, dims, err) &&
-             !fortran && !strcmp(descr, "<f4") && !om_dims_count(dims, ndim, &count) &&
-             count <= NPY_DEFAULT_MAX_ELEMS &&
-             (uint64_t)st.st_size - hstart - hlen == (uint64_t)count * 4;
+    size_t n = (size_t)st.st_size < sizeof head ? (size_t)st.st_size : sizeof head;
+    direct = pread_all(fd, head, n, 0) == 0 &&
+             !npy_span((const uint8_t *)head, (size_t)st.st_size, &hstart, &hlen, err) &&
+             hstart + hlen <= n &&
+             !npy_layout(head + hstart, hlen, (size_t)st.st_size - hstart - hlen, NPY_DEFAULT_MAX_ELEMS,
+                         &ndim, dims, &esize, &count, err) &&
+             esize == 4;
   }
-  free(hbuf);
   if (!direct) {
-    /* other dtypes (converted), pipes, and every malformed file: the general reader */
     if (fd >= 0) close(fd);
     om_npy a;
     int rc = om_npy_read_file(path, 0, &a, err);
