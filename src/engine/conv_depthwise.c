@@ -7,6 +7,7 @@
 #include "engine/vmath.h"
 
 #include <immintrin.h>
+#include <math.h>
 #include <string.h>
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
@@ -88,10 +89,135 @@ T512 static inline __attribute__((always_inline)) void dw_body(const om_dw *d, c
   }
 }
 
+/* Lane masks of the K taps of one block of n outputs at column ox: raw lanes l < S*n whose input
+ * column ox*S - pw + kx + l lies in [0, W) (lo: lanes 0-15, hi: 16-31). */
+T512 static inline __attribute__((always_inline)) void tap_masks(int64_t ox, int64_t n, int64_t S,
+                                                               int64_t K, int64_t W, int64_t pw,
+                                                               __mmask16 *mk, __mmask16 *mh) {
+  for (int64_t kx = 0; kx < K; kx++) {
+    int64_t c0 = ox * S - pw + kx, l0 = c0 < 0 ? -c0 : 0, l1 = W - c0 < S * n ? W - c0 : S * n;
+    uint32_t m = l1 > l0 ? (uint32_t)(((1ull << l1) - 1) & ~((1ull << l0) - 1)) : 0;
+    mk[kx] = (__mmask16)(m & 0xFFFF);
+    mh[kx] = (__mmask16)(m >> 16);
+  }
+}
+
+/* The activation in place over n stored floats (out of line: its switch would otherwise be unrolled
+ * into every row of the square kernels' store). */
+T512 static __attribute__((noinline)) void act_rows(float *y, int64_t n, int act, float alpha, float beta) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(y + i, m, om_vm_act512(_mm512_maskz_loadu_ps(m, y + i), act, alpha, beta));
+  }
+}
+
+/* Square K x K kernel with the same stride S along H and W (mobile networks' 3x3 and 5x5, stride 1
+ * or 2), all fixed at compile time. R output rows per pass, rows outer and 16-column blocks inner:
+ * each input row under the pass is loaded once per block (K taps; stride 2: the K taps come from
+ * (K+1)/2 pairs of vectors, even and odd lanes) and feeds every output row it touches, so a load
+ * serves up to K FMAs instead of one, the K*K weights stay in registers, and the R accumulators are R
+ * independent FMA chains. Rows above or below the plane load as zeros (mask 0) rather than branch, so
+ * the unrolled tap/row structure stays static. */
+T512 static inline __attribute__((always_inline)) void dw_sq(const om_dw *d, const int K, const int S,
+                                                           const int R, const float *x, const float *w,
+                                                           float bias, const float *sum, int act,
+                                                           float alpha, float beta, float *y) {
+  const int64_t H = d->H, W = d->W, OH = d->OH, OW = d->OW, ph = d->ph, pw = d->pw;
+  const int NIN = (R - 1) * S + K;
+  const __m512 bv = _mm512_set1_ps(bias);
+  const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  /* none, ReLU and Clip are one clamp in the store; other activations go over the stored rows once */
+  const int clamp = act == OM_ACT_NONE || act == OM_ACT_RELU || act == OM_ACT_CLIP;
+  const __m512 lo = _mm512_set1_ps(act == OM_ACT_CLIP ? alpha : act == OM_ACT_RELU ? 0.0f : -INFINITY);
+  const __m512 hi = _mm512_set1_ps(act == OM_ACT_CLIP ? beta : INFINITY);
+  __m512 wv[25];
+#pragma GCC unroll 32
+  for (int i = 0; i < K * K; i++) wv[i] = _mm512_set1_ps(w[i]);
+  for (int64_t oy = 0; oy < OH; oy += R) {
+    int nr = (int)(OH - oy < R ? OH - oy : R);
+    int64_t iy0 = oy * S - ph;
+    for (int64_t ox = 0; ox < OW; ox += 16) {
+      int64_t n = OW - ox < 16 ? OW - ox : 16;
+      __mmask16 mo = (__mmask16)((1u << n) - 1), mk[5], mh[5];
+      tap_masks(ox, n, S, K, W, pw, mk, mh);
+      __m512 acc[8];
+#pragma GCC unroll 32
+      for (int r = 0; r < R; r++) {
+        acc[r] = bv;
+        if (sum && r < nr) acc[r] = _mm512_add_ps(bv, _mm512_maskz_loadu_ps(mo, sum + (oy + r) * OW + ox));
+      }
+#pragma GCC unroll 32
+      for (int j = 0; j < NIN; j++) {
+        int64_t iy = iy0 + j;
+        int ok = iy >= 0 && iy < H;
+        const float *row = x + (ok ? iy : 0) * W + ox * S - pw; /* masked lanes are not read */
+        __m512 t[5];
+#pragma GCC unroll 32
+        for (int kx = 0; kx < K; kx++) {
+          if (S == 1) {
+            t[kx] = _mm512_maskz_loadu_ps(ok ? mk[kx] : 0, row + kx);
+          } else if ((kx & 1) == 0) { /* the pair at column kx: even lanes here, odd for kx + 1 */
+            __m512 va = _mm512_maskz_loadu_ps(ok ? mk[kx] : 0, row + kx);
+            __m512 vb = _mm512_maskz_loadu_ps(ok ? mh[kx] : 0, row + kx + 16);
+            t[kx] = _mm512_permutex2var_ps(va, ev, vb);
+            if (kx + 1 < K) t[kx + 1] = _mm512_permutex2var_ps(va, od, vb);
+          }
+        }
+#pragma GCC unroll 32
+        for (int r = 0; r < R; r++) {
+          int ky = j - r * S;
+          if (ky < 0 || ky >= K) continue;
+#pragma GCC unroll 32
+          for (int kx = 0; kx < K; kx++) acc[r] = _mm512_fmadd_ps(wv[ky * K + kx], t[kx], acc[r]);
+        }
+      }
+      /* a full pass stores unconditionally: a conditional store lets the compiler sink each row's
+       * FMAs into its branch, one serial chain per row with every tap kept live (spills) */
+      if (nr == R) {
+#pragma GCC unroll 32
+        for (int r = 0; r < R; r++)
+          _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, _mm512_min_ps(_mm512_max_ps(acc[r], lo), hi));
+      } else {
+#pragma GCC unroll 32
+        for (int r = 0; r < R; r++)
+          if (r < nr)
+            _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, _mm512_min_ps(_mm512_max_ps(acc[r], lo), hi));
+      }
+    }
+    /* after the whole pass: loading a block right after its masked stores would stall on store
+     * forwarding */
+    if (!clamp) act_rows(y + oy * OW, OW * nr, act, alpha, beta);
+  }
+}
+
+#define DW_SQ(K, S, R)                                                                                \
+  T512 static void dw_k##K##s##S##r##R(const om_dw *d, const float *x, const float *w, float bias,     \
+                                       const float *sum, int act, float alpha, float beta, float *y) { \
+    dw_sq(d, K, S, R, x, w, bias, sum, act, alpha, beta, y);                                          \
+  }
+DW_SQ(3, 1, 8)
+DW_SQ(3, 1, 7)
+DW_SQ(3, 2, 8)
+DW_SQ(3, 2, 7)
+DW_SQ(5, 1, 8)
+DW_SQ(5, 1, 7)
+DW_SQ(5, 2, 8)
+DW_SQ(5, 2, 7)
+
 /* kw and the stride fixed at compile time for the common cases: the tap loop unrolls, its masks stay
  * in registers */
 T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, float bias, const float *sum,
                              int act, float alpha, float beta, float *y) {
+  if (d->kh == d->kw && d->sh == d->sw && (d->kw == 3 || d->kw == 5)) {
+    /* 7 rows a pass where that tiles the plane and 8 would not (the 7, 14, 28 planes) */
+    int seven = d->OH % 7 == 0 && d->OH % 8 != 0;
+    if (d->kw == 3 && d->sw == 1) (seven ? dw_k3s1r7 : dw_k3s1r8)(d, x, w, bias, sum, act, alpha, beta, y);
+    else if (d->kw == 3) (seven ? dw_k3s2r7 : dw_k3s2r8)(d, x, w, bias, sum, act, alpha, beta, y);
+    else if (d->sw == 1) (seven ? dw_k5s1r7 : dw_k5s1r8)(d, x, w, bias, sum, act, alpha, beta, y);
+    else (seven ? dw_k5s2r7 : dw_k5s2r8)(d, x, w, bias, sum, act, alpha, beta, y);
+    return;
+  }
   if (d->sw == 1) {
     if (d->kw == 3) dw_body(d, 3, 1, x, w, bias, sum, act, alpha, beta, y);
     else if (d->kw == 5) dw_body(d, 5, 1, x, w, bias, sum, act, alpha, beta, y);

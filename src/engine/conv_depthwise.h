@@ -2,8 +2,10 @@
  * or 2 along W, any stride along H, dilation 1, any kernel size and pads, with bias, residual sum
  * and activation fused. The plane is read in place, the zero padding being the load mask (stride 2:
  * the 32 columns under 16 outputs, even lanes kept), so the inner loop is branch-free 16-wide FMAs
- * over output columns with the weights broadcast. ops_conv.c keeps the portable loop as the
- * reference twin. */
+ * over output columns. Square 3x3 and 5x5 kernels with equal strides (the mobile networks' cases)
+ * take a register-blocked variant: 7 or 8 output rows a pass, each input row loaded once per pass
+ * and used by every output row under it, the weights held in registers. ops_conv.c keeps the
+ * portable loop as the reference twin. */
 #ifndef OM_CONV_DEPTHWISE_H
 #define OM_CONV_DEPTHWISE_H
 

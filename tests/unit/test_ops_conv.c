@@ -347,6 +347,15 @@ static void all_cases(void) {
     t = mk2(1, 4, 14, 33, 4, 4, 3, 2, 1, 0);
     t.pb[1] = 0; t.pb[2] = 1; t.pe[1] = 1; t.pe[2] = 0; t.act = OM_ACT_SIGMOID;
     run_conv(t, 0, path);
+    /* the square kernels' 7-row passes (planes of 7, 14, 28 rows), with residual and clamp */
+    t = mk2(1, 5, 14, 14, 5, 5, 3, 1, 1, 1);
+    t.act = OM_ACT_CLIP; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(2, 3, 28, 21, 3, 3, 3, 2, 1, 1);
+    t.act = OM_ACT_RELU;
+    run_conv(t, 0, path);
+    run_conv(mk2(1, 4, 7, 7, 4, 4, 3, 1, 1, 1), 0, path);
+    run_conv(mk2(1, 4, 9, 35, 4, 4, 3, 1, 1, 0), 0, path); /* no pad: 7 rows out, right tail */
     t = mk2(1, 4, 9, 17, 4, 4, 3, 1, 1, 1);
     t.s[1] = 2; t.act = OM_ACT_CLIP; /* stride 2 along H only */
     run_conv(t, 0, path);
