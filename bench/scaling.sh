@@ -37,6 +37,7 @@ W=$(mktemp -d /tmp/om_scaling_XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
 now() { date +%s.%N; }
+calc() { awk "BEGIN { print $* }"; } # floating point without bc (not installed on every node)
 # best wall time of one command line over RUNS (interleaving is done by the caller's loops)
 declare -A BEST
 timeit() { # KEY CMD...
@@ -45,8 +46,8 @@ timeit() { # KEY CMD...
   t0=$(now)
   "$@" > /dev/null 2> "$W/err" || { [ $? -eq 1 ] || { echo "failed: $* : $(cat "$W/err")" >&2; return 1; }; }
   t1=$(now)
-  dt=$(echo "$t1 - $t0" | bc -l)
-  if [ -z "${BEST[$key]:-}" ] || [ "$(echo "$dt < ${BEST[$key]}" | bc -l)" = 1 ]; then BEST[$key]=$dt; fi
+  dt=$(calc "$t1 - $t0")
+  if [ -z "${BEST[$key]:-}" ] || [ "$(calc "($dt < ${BEST[$key]}) ? 1 : 0")" = 1 ]; then BEST[$key]=$dt; fi
 }
 
 make_list() { # KIND MODEL -> list file
@@ -83,10 +84,10 @@ for m in $MODELS; do
     done
     base=""
     for t in $THREADS; do
-      ips=$(echo "$N / ${BEST[$t]}" | bc -l)
+      ips=$(calc "$N / ${BEST[$t]}")
       [ -z "$base" ] && base=$ips
-      printf '| %s | %d | %.1f | %.2f | %.0f%% |\n' "$kind" "$t" "$ips" "$(echo "$ips / $base" | bc -l)" \
-        "$(echo "100 * $ips / $base / $t" | bc -l)"
+      printf '| %s | %d | %.1f | %.2f | %.0f%% |\n' "$kind" "$t" "$ips" "$(calc "$ips / $base")" \
+        "$(calc "100 * $ips / $base / $t")"
     done
   done
   echo
@@ -106,7 +107,7 @@ for m in $MODELS; do
     echo "| ranks x threads (npy, mpirun --bind-to none) | images/s |"
     echo "|---|---|"
     for c in $combos; do
-      printf '| %s x %s | %.1f |\n' "${c%%:*}" "${c##*:}" "$(echo "$N / ${BEST[$c]}" | bc -l)"
+      printf '| %s x %s | %.1f |\n' "${c%%:*}" "${c##*:}" "$(calc "$N / ${BEST[$c]}")"
     done
     echo
   fi

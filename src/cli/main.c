@@ -12,6 +12,8 @@
 int main(int argc, char **argv) {
   om_cli c;
   char err[OM_ERR_LEN];
+  /* before the first OpenMP region: every thread created from here on inherits it */
+  om_fp_flush_denormals(om_cli_flush_denormals());
   if (om_cli_parse(argc, argv, &c, err) != OM_OK) {
     fprintf(stderr, "ompredict: %s\nTry 'ompredict --help' for more information.\n", err);
     om_cli_free(&c);

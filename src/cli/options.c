@@ -384,6 +384,11 @@ int om_cpus_available(void) {
   return n;
 }
 
+int om_cli_flush_denormals(void) {
+  const char *e = getenv("OM_DENORMALS");
+  return !(e && strcmp(e, "keep") == 0);
+}
+
 int om_cli_default_threads(const char **source) {
   static const char *const envs[] = {"OMP_NUM_THREADS", "SLURM_CPUS_PER_TASK", "SRUN_CPUS_PER_TASK"};
   for (size_t i = 0; i < OM_ARRAY_LEN(envs); i++) {

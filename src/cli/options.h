@@ -37,6 +37,8 @@ const char *om_cli_help(void);
 /* "mpi: yes" or "mpi: no": whether this binary was built with MPI (for --version). */
 const char *om_cli_build_info(void);
 
+/* 1 unless OM_DENORMALS=keep: denormal floats are flushed to zero in the compute threads. */
+int om_cli_flush_denormals(void);
 /* Threads to use when -j is absent; *source names where the number came from. */
 int om_cli_default_threads(const char **source);
 /* CPUs allowed by sched_getaffinity, capped by a cgroup v2 cpu.max quota (at least 1). */

@@ -251,6 +251,7 @@ typedef struct {
   int send_raw;
   double *prof;                  /* --profile: per-step seconds summed over threads, or NULL */
   size_t prof_runs;              /* network runs those cover */
+  int flush_denormals;           /* FTZ/DAZ in every loop thread (OM_DENORMALS=keep: 0) */
 } run_ctx;
 
 typedef struct {
@@ -355,6 +356,8 @@ static int thread_init(run_ctx *R, thread_ctx *t) { return thread_init_n(R, t, 1
 static int thread_init_n(run_ctx *R, thread_ctx *t, int inner) {
   char err[OM_ERR_LEN];
   memset(t, 0, sizeof *t);
+  /* main set it before any thread existed, so new threads inherit it; a pooled thread is set here */
+  om_fp_flush_denormals(R->flush_denormals);
   size_t nc = (size_t)R->nclasses;
   t->probs = malloc(nc * sizeof(float));
   t->raw = malloc(R->raw_elems * sizeof(float));
@@ -1057,6 +1060,7 @@ int om_cli_run(const om_cli *c) {
   memset(&R, 0, sizeof R);
   R.plan = plan;
   R.pp = &pp;
+  R.flush_denormals = om_cli_flush_denormals();
   om_decode_opts_default(&R.dopts);
   R.dopts.channels = pp.channels;
   R.dopts.max_pixels = c->max_pixels;

@@ -24,6 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 #include <sys/mman.h>
 
 /* Sanitizers cannot see inside private mappings: there every block comes from the allocator. */
@@ -387,6 +390,18 @@ int om_kernel_path_detect(void) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return OM_KERNEL_AVX2;
 #endif
   return OM_KERNEL_REF;
+}
+
+int om_fp_flush_denormals(int on) {
+#if defined(__x86_64__) || defined(__i386__)
+  const unsigned ftz_daz = 0x8040; /* bit 15 flush-to-zero, bit 6 denormals-are-zero */
+  unsigned csr = _mm_getcsr();
+  _mm_setcsr(on ? csr | ftz_daz : csr & ~ftz_daz);
+  return 1;
+#else
+  (void)on;
+  return 0;
+#endif
 }
 
 /* ---- graph checks and sort ---- */

@@ -213,6 +213,25 @@ static void check_blocked_sum(const om_gemm_kernel *k) {
   failures += bad;
 }
 
+/* om_fp_flush_denormals: a product below FLT_MIN is 0 with the flush on, a denormal with it off, and
+ * a denormal operand reads as 0 (DAZ) */
+static void check_flush(void) {
+  volatile float a = 1e-20f, b = 1e-20f, d = 1e-40f, one = 1.0f;
+  if (!om_fp_flush_denormals(1)) {
+    printf("denormal flush: no control on this CPU, skipped\n");
+    return;
+  }
+  float p_on = a * b, d_on = d * one;
+  om_fp_flush_denormals(0);
+  float p_off = a * b, d_off = d * one;
+  checks++;
+  if (p_on != 0.0f || d_on != 0.0f || !(p_off > 0.0f) || !(d_off > 0.0f)) {
+    failures++;
+    printf("FAIL denormal flush: on %g %g, off %g %g\n", (double)p_on, (double)d_on, (double)p_off,
+           (double)d_off);
+  }
+}
+
 int main(void) {
   static const int sizes[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 32, 33, 47, 48, 64, 67};
   int ns = (int)OM_ARRAY_LEN(sizes);
@@ -246,6 +265,7 @@ int main(void) {
     check_blocked_sum(k);
     printf("%s: %s\n", k->name, failures == before ? "ok" : "FAILED");
   }
+  check_flush();
   check_vmath(OM_KERNEL_REF);
   if (om_gemm_path_supported(OM_KERNEL_AVX512)) check_vmath(OM_KERNEL_AVX512);
   printf("%d cases, %d failed\n", checks, failures);
