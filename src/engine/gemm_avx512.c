@@ -22,9 +22,12 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
 
 #define FMAROW(i) OM_TILE512_FMA(i)
   if (nr > 16) {
+    const int64_t pf = MR * kc; /* the next A micro-panel (the driver's next call): streamed from
+                                 * memory for the large 1x1 layers, whose weights outgrow the caches */
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
       __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+      if ((k & 1) == 0) _mm_prefetch((const char *)(a + pf), _MM_HINT_T0);
       FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
       a += MR;
       b += NR;
@@ -33,9 +36,11 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
     /* a tail panel of <= 16 columns (N = 196 = 6 x 32 + 4): half the FMAs, 8 chains still cover
      * the FMA latency */
 #define FMAHALF(i) OM_TILE512_FMA_HALF(i)
+    const int64_t pf = MR * kc;
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
       __m512 b0 = _mm512_loadu_ps(b);
+      if ((k & 1) == 0) _mm_prefetch((const char *)(a + pf), _MM_HINT_T0);
       FMAHALF(0) FMAHALF(1) FMAHALF(2) FMAHALF(3) FMAHALF(4) FMAHALF(5) FMAHALF(6) FMAHALF(7)
       a += MR;
       b += NR;
