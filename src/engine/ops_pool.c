@@ -19,7 +19,8 @@ enum { POOL_MAX, POOL_AVG, POOL_GMAX, POOL_GAVG };
 
 typedef struct pool_params {
   int kind, include_pad;
-  int simd; /* 2-D MaxPool with stride 1 or 2 along W on an AVX-512 plan: maxpool2d_avx512 */
+  int simd; /* AVX-512 plan: 2-D MaxPool with stride 1 or 2 along W (maxpool2d_avx512), and
+             * GlobalAveragePool (plane_sum_avx512) */
   int64_t NC, in[3], out[3], k[3], s[3], d[3], pb[3], pe[3];
 } pool_params;
 
@@ -104,6 +105,8 @@ static int pool_common(om_prep *p, int kind, char *err) {
     }
   } else {
     for (int i = 0; i < 3; i++) c->k[i] = c->in[i];
+    c->simd = kind == POOL_GAVG && p->kernel_path == OM_KERNEL_AVX512 &&
+              om_gemm_path_supported(OM_KERNEL_AVX512);
   }
   /* 2-D MaxPool without dilation goes through maxpool2d (a row of -inf-padded maxima per plane) */
   if (pool_fast2d(c)) {
@@ -146,6 +149,26 @@ static double plane_sum(const float *x, int64_t n) {
   return (s0 + s1) + (s2 + s3);
 }
 
+/* plane_sum's AVX-512 twin: 32 floats a step into four 8-wide double sums (a different order, so
+ * a float result may differ from the portable one in its last bit, and never between runs). The
+ * scalar chains ran at about one float per cycle: 0.47 ms of efficientnet_b0's 13 per image. */
+T512 static double plane_sum_avx512(const float *x, int64_t n) {
+  __m512d s0 = _mm512_setzero_pd(), s1 = s0, s2 = s0, s3 = s0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
+    s1 = _mm512_add_pd(s1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), 1))));
+    s2 = _mm512_add_pd(s2, _mm512_cvtps_pd(_mm512_castps512_ps256(b)));
+    s3 = _mm512_add_pd(s3, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), 1))));
+  }
+  for (; i < n; i += 8) {
+    __mmask8 m = n - i >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - i)) - 1);
+    s0 = _mm512_add_pd(s0, _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, x + i)));
+  }
+  return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1), _mm512_add_pd(s2, s3)));
+}
+
 static void pool_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
                      void *scratch) {
   const pool_params *c = params;
@@ -156,7 +179,7 @@ static void pool_run(const void *params, const om_tensor *in, int nin, om_tensor
     for (int64_t q = 0; q < c->NC; q++) {
       const float *xs = x + q * ihw;
       if (c->kind == POOL_GAVG) {
-        y[q] = (float)(plane_sum(xs, ihw) / (double)ihw);
+        y[q] = (float)((c->simd ? plane_sum_avx512 : plane_sum)(xs, ihw) / (double)ihw);
       } else {
         float m = -FLT_MAX;
         for (int64_t i = 0; i < ihw; i++) m = xs[i] > m ? xs[i] : m;
