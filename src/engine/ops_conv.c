@@ -52,6 +52,8 @@ typedef struct conv_params {
   om_dw dwk;
   const uint16_t *wbf16;          /* precision bf16: per group packed bf16 A (gemm_bf16.c), or NULL */
   size_t wbf16_stride;
+  int in_scale;                   /* om_in_scale: X's channel c times input 4's value (CONV_GEMM_1X1) */
+  int64_t scale_nstride;          /* that input's stride between images: C, or 0 when shared */
 } conv_params;
 
 /* ---- implicit im2col: B[k, j] with k = ((c*kd + z)*kh + y)*kw + x, j = (oz*OH + oy)*OW + ox ---- */
@@ -154,6 +156,50 @@ static void pack_im2col(const void *vctx, int64_t k0, int64_t kc, int64_t j0, in
 static void pack_im2col_avx512(const void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
                                float *dst) {
   pack_body(vctx, k0, kc, j0, nc, nr, dst, 1);
+}
+
+/* ---- 1x1 GEMM's B with the planner's per-channel input scale (om_in_scale) ---- */
+typedef struct scaled_ctx {
+  const float *x;     /* image n's first channel: B[k, j] = x[k*hw + j] * s[k] */
+  const float *s;
+  int64_t hw;
+} scaled_ctx;
+
+/* gemm.h's packed panel layout, like om_gemm_packb_strided; each product is the one float multiply
+ * the fused Mul did, so the GEMM sees the same B. */
+static void pack_scaled(const void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                        float *dst) {
+  const scaled_ctx *m = vctx;
+  for (int64_t q = 0; q < nc; q += nr) {
+    int64_t w = nc - q < nr ? nc - q : nr;
+    for (int64_t kk = 0; kk < kc; kk++) {
+      const float *src = m->x + (k0 + kk) * m->hw + j0 + q;
+      float sc = m->s[k0 + kk], *d = dst + kk * nr;
+      for (int64_t j = 0; j < w; j++) d[j] = src[j] * sc;
+      for (int64_t j = w; j < nr; j++) d[j] = 0.0f;
+    }
+    dst += kc * nr;
+  }
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+static void pack_scaled_avx512(const void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                               float *dst) {
+  const scaled_ctx *m = vctx;
+  for (int64_t q = 0; q < nc; q += nr) {
+    int64_t w = nc - q < nr ? nc - q : nr;
+    for (int64_t kk = 0; kk < kc; kk++) {
+      const float *src = m->x + (k0 + kk) * m->hw + j0 + q;
+      const __m512 sc = _mm512_set1_ps(m->s[k0 + kk]);
+      float *d = dst + kk * nr;
+      for (int64_t j = 0; j < nr; j += 16) { /* the padding lanes are stored as zeros */
+        int64_t n = w - j;
+        __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
+        _mm512_storeu_ps(d + j, _mm512_maskz_mul_ps(mk, _mm512_maskz_loadu_ps(mk, src + j), sc));
+      }
+    }
+    dst += kc * nr;
+  }
 }
 
 /* ---- activation over a row (vectorizable for the common ones) ---- */
@@ -331,6 +377,17 @@ static int conv_prepare(om_prep *p, char *err) {
   Y->dims[1] = c->M;
   for (int i = 0; i < g.ns; i++) Y->dims[2 + i] = g.out[3 - g.ns + i];
   if ((rc = read_fusion(p, c, Y->ndim, Y->dims, err))) return rc;
+  c->in_scale = om_attr_int(p, "om_in_scale", 0) != 0;
+  if (c->in_scale) { /* the planner's fusion (plan.c fuse_in_scale): s is [1 or N, C, 1, 1] or [C, 1, 1] */
+    const om_tensor *S = p->nin > 4 ? p->in[4] : NULL;
+    if ((rc = om_check_float(S, "om_in_scale (input 4)", err))) return rc;
+    int ok = (S->ndim == 4 && (S->dims[0] == 1 || S->dims[0] == c->N) && S->dims[1] == c->C &&
+              S->dims[2] == 1 && S->dims[3] == 1) ||
+             (S->ndim == 3 && S->dims[0] == c->C && S->dims[1] == 1 && S->dims[2] == 1);
+    if (!ok || c->group != 1 || X->ndim != 4)
+      return om_seterr(err, OM_E_INVALID, "om_in_scale needs one value per input channel of an ungrouped 2-D Conv");
+    c->scale_nstride = S->ndim == 4 && S->dims[0] == c->N && c->N > 1 ? c->C : 0;
+  }
 
   size_t ksz, kg, ohw;
   if (om_mul_size((size_t)c->kd, (size_t)c->kh, &ksz) || om_mul_size(ksz, (size_t)c->kw, &ksz) ||
@@ -350,6 +407,7 @@ static int conv_prepare(om_prep *p, char *err) {
     int one = ksz == 1 && c->sd == 1 && c->sh == 1 && c->sw == 1 && c->pd == 0 && c->ph == 0 &&
               c->pw == 0 && c->OD == c->D && c->OH == c->H && c->OW == c->W;
     c->kind = one ? CONV_GEMM_1X1 : CONV_IM2COL;
+    if (c->in_scale && !one) return om_seterr(err, OM_E_INVALID, "om_in_scale needs a 1x1 stride-1 unpadded Conv");
     int wino = Wt->data && c->group == 1 && c->D == 1 && c->kd == 1 && c->kh == 3 && c->kw == 3 &&
                c->sh == 1 && c->sw == 1 && c->dh == 1 && c->dw == 1 && c->k->path != OM_KERNEL_REF &&
                !p->no_winograd && p->precision != OM_PRECISION_BF16 &&
@@ -511,7 +569,11 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
       }
       const float *xg = x + (n * c->C + gi * c->Cg) * ihw;
       im2col_ctx ctx = {c, xg};
-      if (c->kind == CONV_GEMM_1X1) {
+      scaled_ctx sctx = {xg, c->in_scale ? (const float *)in[4].data + n * c->scale_nstride : NULL, ihw};
+      if (c->kind == CONV_GEMM_1X1 && c->in_scale) {
+        g.packb = c->k->path == OM_KERNEL_AVX512 ? pack_scaled_avx512 : pack_scaled;
+        g.packb_ctx = &sctx;
+      } else if (c->kind == CONV_GEMM_1X1) {
         g.b = xg;
         g.b_rs = ihw;
         g.b_cs = 1;

@@ -1,8 +1,8 @@
 /* plan.c: the planner. Turns a const onnx_model into an immutable om_plan: validates the graph
  * (definitions, duplicates, cycles, registry), sorts it topologically, folds constants, turns
- * reshape-like ops into views, fuses Conv+BatchNormalization, Conv+Add and Conv/Gemm/MatMul +
- * activation, calls every op's prepare, and lays all run-time tensors out in one arena with a
- * greedy first-fit over lifetimes. Also owns workspaces and om_run, and the planner side of op.h
+ * reshape-like ops into views, fuses Conv+BatchNormalization, Conv+Add, Conv/Gemm/MatMul +
+ * activation and a per-channel Mul into the 1x1 Conv after it, calls every op's prepare, and lays
+ * all run-time tensors out in one arena with a greedy first-fit over lifetimes. Also owns workspaces and om_run, and the planner side of op.h
  * (om_prep_alloc, om_attr*).
  *
  * Build runs prepare twice when fusion is on: pass 1 on the graph as written gives every tensor's
@@ -179,6 +179,7 @@ typedef struct {
   size_t scratch;
   int act;                      /* fused activation, for describe */
   int sum;
+  int in_scale;                 /* fused per-channel input scale (om_in_scale), for describe */
   unsigned consumed;            /* om_prep.consumed of the last prepare */
 } wnode;
 
@@ -522,7 +523,7 @@ static int build_nodes(bld *b, char *err) {
       return om_seterr(err, OM_E_UNSUPPORTED, NODE_FMT ": unsupported op %s (opset %d)", NODE_ARGS(w),
                        w->n.op_type, opset);
     /* Room for the fused attributes the planner may add. */
-    onnx_attr *attrs = pool_alloc(&b->plan->mem, sizeof(onnx_attr) * (size_t)(src->nattr + 4));
+    onnx_attr *attrs = pool_alloc(&b->plan->mem, sizeof(onnx_attr) * (size_t)(src->nattr + 6));
     char **ins = pool_alloc(&b->plan->mem, sizeof(char *) * OM_MAX_IO);
     char **outs = pool_alloc(&b->plan->mem, sizeof(char *) * OM_MAX_IO);
     if (!attrs || !ins || !outs) return om_seterr(err, OM_E_NOMEM, "out of memory copying nodes");
@@ -917,11 +918,65 @@ static void rename_out(bld *b, wnode *x, wnode *from) {
   from->dead = 1;
 }
 
+/* Mul(x, s) -> Conv, with s one value per input channel ([1 or N, C, 1, 1] or [C, 1, 1]: efficientnet's
+ * squeeze-excitation gates), the product used by nothing else, and the Conv a 1x1 stride-1 unpadded
+ * ungrouped one (a plain GEMM): the Conv reads x and scales each channel while packing it for the GEMM
+ * (om_in_scale, s as input 4) -- the same float products the Mul made, without writing and reading
+ * them back. */
+static int fuse_in_scale(bld *b, wnode *c) {
+  int xv = c->in[0], cons[2];
+  if (c->n.nin > 3 || xv < 0 || c->in[1] < 0) return 0;
+  const pval *X = &b->v[xv], *W = &b->v[c->in[1]];
+  if (X->keep || X->producer < 0 || X->dtype != OM_DT_FLOAT || X->ndim != 4) return 0;
+  if (W->ndim != 4 || W->dims[1] != X->dims[1] || W->dims[1] < 2 || W->dims[2] != 1 || W->dims[3] != 1)
+    return 0;
+  const onnx_attr *a;
+  if ((a = node_attr(&c->n, "group")) && a->i != 1) return 0;
+  if ((a = node_attr(&c->n, "strides")))
+    for (int i = 0; i < a->n; i++)
+      if (a->ints[i] != 1) return 0;
+  if ((a = node_attr(&c->n, "pads")))
+    for (int i = 0; i < a->n; i++)
+      if (a->ints[i] != 0) return 0;
+  if ((a = node_attr(&c->n, "auto_pad")) && a->s && strcmp(a->s, "NOTSET") != 0 && strcmp(a->s, "VALID") != 0)
+    return 0;
+  wnode *mu = &b->nodes[X->producer];
+  if (mu->dead || !is_op(mu, "Mul") || mu->n.nin != 2 || mu->out[0] != xv || !only_output_used(mu)) return 0;
+  if (consumers(b, xv, cons, 2) != 1) return 0;
+  for (int side = 0; side < 2; side++) {
+    int x = mu->in[side], sv = mu->in[1 - side];
+    if (x < 0 || sv < 0 || !same_shape(&b->v[x], X)) continue;
+    const pval *S = &b->v[sv];
+    int64_t C = X->dims[1];
+    int per_channel = S->dtype == OM_DT_FLOAT &&
+                      ((S->ndim == 4 && (S->dims[0] == 1 || S->dims[0] == X->dims[0]) && S->dims[1] == C &&
+                        S->dims[2] == 1 && S->dims[3] == 1) ||
+                       (S->ndim == 3 && S->dims[0] == C && S->dims[1] == 1 && S->dims[2] == 1));
+    if (!per_channel) continue;
+    c->in[0] = x;
+    c->n.inputs[0] = b->v[x].name;
+    for (int k = c->n.nin; k < 4; k++) {
+      c->in[k] = -1;
+      c->n.inputs[k] = "";
+    }
+    c->in[4] = sv;
+    c->n.inputs[4] = b->v[sv].name;
+    c->n.nin = 5;
+    add_attr_i(c, "om_in_scale", 1);
+    c->in_scale = 1;
+    mu->dead = 1;
+    return 1;
+  }
+  return 0;
+}
+
 static int fuse_add(bld *b, wnode *c) {
   int y = c->out[0], cons[2];
   if (y < 0 || b->v[y].keep || consumers(b, y, cons, 2) != 1) return 0;
   wnode *a = &b->nodes[cons[0]];
-  if (!is_op(a, "Add") || a->n.nin != 2 || a->out[0] < 0 || c->n.nin > 3) return 0;
+  /* input 3 free: at most W and B before it (input 4 may hold om_in_scale's s) */
+  int free3 = c->n.nin <= 3 || (c->n.nin == 5 && c->in[3] < 0);
+  if (!is_op(a, "Add") || a->n.nin != 2 || a->out[0] < 0 || !free3) return 0;
   int z = a->in[0] == y ? a->in[1] : a->in[0];
   if (z < 0 || z == y || (a->in[0] != y && a->in[1] != y)) return 0;
   if (!same_shape(&b->v[z], &b->v[y]) || !same_shape(&b->v[a->out[0]], &b->v[y])) return 0;
@@ -932,7 +987,7 @@ static int fuse_add(bld *b, wnode *c) {
   }
   c->in[3] = z;
   c->n.inputs[3] = b->v[z].name;
-  c->n.nin = 4;
+  if (c->n.nin < 4) c->n.nin = 4;
   add_attr_i(c, "om_sum", 1);
   c->sum = 1;
   rename_out(b, c, a);
@@ -1014,6 +1069,7 @@ static int fuse_all(bld *b, int *changed, char *err) {
     int conv = is_op(w, "Conv"), mm = is_op(w, "Gemm") || is_op(w, "MatMul");
     if (!conv && !mm) continue;
     if (conv) {
+      *changed |= fuse_in_scale(b, w);
       int r = fuse_bn(b, w, err);
       if (r < 0) return -r;
       *changed |= r;
@@ -1274,6 +1330,8 @@ static int assemble(bld *b, char *err) {
       len += snprintf(line + len, sizeof line - (size_t)len, " +%s", act_name(w->act));
     if (w->sum && len < (int)sizeof line - 1)
       len += snprintf(line + len, sizeof line - (size_t)len, " +sum");
+    if (w->in_scale && len < (int)sizeof line - 1)
+      len += snprintf(line + len, sizeof line - (size_t)len, " +channel scale");
     for (int k = 0; k < w->n.nout; k++) {
       om_tensor *t = &P->descs[d++];
       loc *l = &S->locs[w->n.nin + k];

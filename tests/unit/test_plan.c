@@ -409,6 +409,75 @@ static void test_fusion(void) {
   om_plan_free(pu);
 }
 
+/* Mul(x, per-channel gate) -> 1x1 Conv (+ Add): the planner folds the Mul into the Conv's packing
+ * (om_in_scale). Batch 2 with a per-image gate [2, C, 1, 1], and a shared constant gate [1, C, 1, 1]
+ * as the Mul's first operand; fused and unfused plans agree, the unfused one matches a naive loop, and
+ * a Mul whose product is also a graph output is left alone. */
+static void test_fusion_in_scale(void) {
+  enum { N = 2, C = 5, M = 3, H = 4, W = 7 };
+  static float wt[M * C], bias[M], gate1[C];
+  unsigned s = 23;
+  for (size_t i = 0; i < OM_ARRAY_LEN(wt); i++) wt[i] = frand(&s);
+  for (int i = 0; i < M; i++) bias[i] = frand(&s);
+  for (int i = 0; i < C; i++) gate1[i] = 0.5f + 0.5f * frand(&s);
+  for (int variant = 0; variant < 3; variant++) {
+    gb g;
+    gb_start(&g, 13);
+    gb_input(&g, "x", 4, D(N, C, H, W));
+    gb_input(&g, "r", 4, D(N, M, H, W));
+    if (variant == 0) gb_input(&g, "g", 4, D(N, C, 1, 1));
+    else gb_init(&g, "g", OM_DT_FLOAT, 4, D(1, C, 1, 1), gate1, sizeof gate1);
+    gb_init(&g, "W", OM_DT_FLOAT, 4, D(M, C, 1, 1), wt, sizeof wt);
+    gb_init(&g, "B", OM_DT_FLOAT, 1, D(M), bias, sizeof bias);
+    if (variant == 0) gb_node(&g, "Mul", "scale", 2, S("x", "g"), 1, S("m"));
+    else gb_node(&g, "Mul", "scale", 2, S("g", "x"), 1, S("m"));
+    gb_node(&g, "Conv", "proj", 3, S("m", "W", "B"), 1, S("c"));
+    gb_node(&g, "Add", "res", 2, S("c", "r"), 1, S("y"));
+    gb_output(&g, "y");
+    if (variant == 2) gb_output(&g, "m"); /* the product is needed: no fusion */
+    char err[OM_ERR_LEN] = "";
+    om_plan *pf = NULL, *pu = NULL;
+    om_workspace *wf = NULL, *wu = NULL;
+    om_plan_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = build_run(&g.m, &o, 9, &pf, &wf, err);
+    CHECK(rc == OM_OK, "in_scale variant %d fused: %s", variant, err);
+    o.no_fusion = 1;
+    int rc2 = build_run(&g.m, &o, 9, &pu, &wu, err);
+    CHECK(rc2 == OM_OK, "in_scale variant %d unfused: %s", variant, err);
+    if (!rc && !rc2) {
+      int want_steps = variant == 2 ? 2 : 1;
+      CHECK(om_plan_nsteps(pf) == want_steps, "in_scale variant %d: fused plan has %d steps, want %d", variant,
+            om_plan_nsteps(pf), want_steps);
+      CHECK(om_plan_nsteps(pu) == 3, "in_scale variant %d: unfused plan has %d steps", variant, om_plan_nsteps(pu));
+      const float *x = om_workspace_input(wu, 0), *r = om_workspace_input(wu, 1);
+      const float *gt = variant == 0 ? om_workspace_input(wu, 2) : gate1;
+      const float *yu = om_workspace_output(wu, 0), *yf = om_workspace_output(wf, 0);
+      for (int n = 0; n < N; n++)
+        for (int m = 0; m < M; m++)
+          for (int p = 0; p < H * W; p += 5) {
+            double acc = bias[m] + r[(n * M + m) * H * W + p];
+            for (int k = 0; k < C; k++)
+              acc += (double)wt[m * C + k] * (double)(x[(n * C + k) * H * W + p] * gt[variant == 0 ? n * C + k : k]);
+            float got = yu[(n * M + m) * H * W + p];
+            CHECK(fabs(got - acc) <= 1e-5 * (1 + fabs(acc)), "in_scale variant %d n%d m%d p%d: %g vs %g", variant, n,
+                  m, p, got, acc);
+          }
+      size_t cnt = om_plan_output(pf, 0)->nbytes / 4;
+      double worst = 0;
+      for (size_t i = 0; i < cnt; i++) {
+        double d = fabs((double)yf[i] - yu[i]) / (1 + fabs(yu[i]));
+        if (d > worst) worst = d;
+      }
+      CHECK(worst <= 1e-6, "in_scale variant %d fused vs unfused: worst relative diff %g", variant, worst);
+    }
+    om_workspace_free(wf);
+    om_workspace_free(wu);
+    om_plan_free(pf);
+    om_plan_free(pu);
+  }
+}
+
 static void emit(void *ctx, const char *line) {
   (*(int *)ctx)++;
   if (getenv("VERBOSE")) printf("%s\n", line);
@@ -444,6 +513,7 @@ int main(void) {
   test_fold_chain_and_views();
   test_memory_plan();
   test_fusion();
+  test_fusion_in_scale();
   test_describe_and_kernel();
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("test_plan: all passed\n");
