@@ -2,8 +2,8 @@
  * (definitions, duplicates, cycles, registry), sorts it topologically, folds constants, turns
  * reshape-like ops into views, fuses Conv+BatchNormalization, Conv+Add, Conv/Gemm/MatMul +
  * activation and a per-channel Mul into the 1x1 Conv after it, calls every op's prepare, and lays
- * all run-time tensors out in one arena with a greedy first-fit over lifetimes. Also owns workspaces and om_run, and the planner side of op.h
- * (om_prep_alloc, om_attr*).
+ * all run-time tensors out in one arena with a greedy first-fit over lifetimes. Also owns
+ * workspaces and om_run, and the planner side of op.h (om_prep_alloc, om_attr*).
  *
  * Build runs prepare twice when fusion is on: pass 1 on the graph as written gives every tensor's
  * shape and constness (what fusion must know); pass 2 prepares the fused graph. Pass 1 is
