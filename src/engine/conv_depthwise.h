@@ -4,16 +4,25 @@
  * the 32 columns under 16 outputs, even lanes kept), so the inner loop is branch-free 16-wide FMAs
  * over output columns. Square 3x3 and 5x5 kernels with equal strides (the mobile networks' cases)
  * take a register-blocked variant: 7 or 8 output rows a pass, each input row loaded once per pass
- * and used by every output row under it, the weights held in registers. ops_conv.c keeps the
- * portable loop as the reference twin. */
+ * and used by every output row under it, the weights held in registers. Small same-size planes
+ * (7x7: H*W <= 64) run flattened, the plane as four vectors and each tap one masked load per vector.
+ * ops_conv.c keeps the portable loop as the reference twin. */
 #ifndef OM_CONV_DEPTHWISE_H
 #define OM_CONV_DEPTHWISE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#define OM_DW_FLAT_VECS 4  /* small planes (H*W <= 64) run flattened: see om_dw_setup */
+#define OM_DW_FLAT_TAPS 25
+
 typedef struct om_dw {
   int64_t H, W, OH, OW, kh, kw, sh, sw, ph, pw; /* pads: top / left */
+  /* flattened small planes (stride 1, same size out as in, H*W <= 64, kh*kw <= 25): the plane as
+   * one array of up to 4 vectors; tap t reads x[q + foff[t]] where fmask[v][t] has lane q - 16v */
+  int flat;
+  int32_t foff[OM_DW_FLAT_TAPS];
+  uint16_t fmask[OM_DW_FLAT_VECS][OM_DW_FLAT_TAPS];
 } om_dw;
 
 /* 1 when the shape is handled (D == 1, dilations 1, sw 1 or 2, kernel <= 15 each way). */

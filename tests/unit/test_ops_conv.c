@@ -355,6 +355,18 @@ static void all_cases(void) {
     t.act = OM_ACT_RELU;
     run_conv(t, 0, path);
     run_conv(mk2(1, 4, 7, 7, 4, 4, 3, 1, 1, 1), 0, path);
+    /* flattened small planes (H*W <= 64, same size out): 7x7 5x5 with residual and SiLU, a full
+     * 8x8, one partial vector, an even kernel with pads on one side only */
+    t = mk2(2, 6, 7, 7, 6, 6, 5, 1, 1, 2);
+    t.act = OM_ACT_SILU; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(1, 3, 8, 8, 3, 3, 3, 1, 1, 1);
+    t.act = OM_ACT_CLIP;
+    run_conv(t, 0, path);
+    run_conv(mk2(1, 2, 5, 3, 2, 2, 3, 1, 1, 1), 0, path);
+    t = mk2(1, 3, 6, 9, 3, 3, 2, 1, 1, 0);
+    t.pe[1] = 1; t.pe[2] = 1;
+    run_conv(t, 0, path);
     run_conv(mk2(1, 4, 9, 35, 4, 4, 3, 1, 1, 0), 0, path); /* no pad: 7 rows out, right tail */
     t = mk2(1, 4, 9, 17, 4, 4, 3, 1, 1, 1);
     t.s[1] = 2; t.act = OM_ACT_CLIP; /* stride 2 along H only */
