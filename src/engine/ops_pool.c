@@ -239,9 +239,14 @@ T512 static void maxpool2d_avx512(const pool_params *c, const float *xs, float *
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   for (int64_t i = 0; i < len; i++) row[i] = -FLT_MAX;
   float *r = row + c->pb[2];
+  const int64_t H = c->in[1], pf_rows = (H + OH - 1) / OH; /* input rows per output row */
   for (int64_t oy = 0; oy < OH; oy++) {
     int64_t y0, y1;
     window_rows(c, oy, &y0, &y1);
+    /* the next plane's rows, as far into it as this plane has come: planes are read once, from
+     * the last level cache, and 3 or more row streams a plane defeat the hardware prefetcher */
+    for (int64_t i = 0; i < pf_rows * W; i += 16)
+      _mm_prefetch((const char *)(xs + H * W + oy * pf_rows * W + i), _MM_HINT_T0);
     for (int64_t x = 0; x < W; x += 16) {
       __mmask16 m = W - x >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (W - x)) - 1);
       __m512 v = ninf;
