@@ -156,6 +156,10 @@ T512 static inline __attribute__((always_inline)) void dw_sq(const om_dw *d, con
   for (int64_t oy = 0; oy < OH; oy += R) {
     int nr = (int)(OH - oy < R ? OH - oy : R);
     int64_t iy0 = oy * S - ph;
+    /* the next plane's rows as far into it as this pass has come (planes are read once from the
+     * last-level cache; see maxpool2d_avx512) */
+    for (int64_t i = 0; i < R * S * W; i += 16)
+      _mm_prefetch((const char *)(x + H * W + oy * S * W + i), _MM_HINT_T0);
     for (int64_t ox = 0; ox < OW; ox += 16) {
       int64_t n = OW - ox < 16 ? OW - ox : 16;
       __mmask16 mo = (__mmask16)((1u << n) - 1), mk[5], mh[5];
