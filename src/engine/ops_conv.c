@@ -165,41 +165,47 @@ typedef struct scaled_ctx {
   int64_t hw;
 } scaled_ctx;
 
+/* One packed row: d[j] = src[j] * sc for j < w, zeros up to nr (16 lanes at a time on AVX-512). */
+static void scaled_row(float *d, const float *src, float sc, int64_t w, int nr) {
+  for (int64_t j = 0; j < w; j++) d[j] = src[j] * sc;
+  for (int64_t j = w; j < nr; j++) d[j] = 0.0f;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+static void scaled_row512(float *d, const float *src, float sc, int64_t w, int nr) {
+  const __m512 v = _mm512_set1_ps(sc);
+  for (int64_t j = 0; j < nr; j += 16) {
+    int64_t n = w - j;
+    __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
+    _mm512_storeu_ps(d + j, _mm512_maskz_mul_ps(mk, _mm512_maskz_loadu_ps(mk, src + j), v));
+  }
+}
+
 /* gemm.h's packed panel layout, like om_gemm_packb_strided; each product is the one float multiply
  * the fused Mul did, so the GEMM sees the same B. */
-static void pack_scaled(const void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
-                        float *dst) {
+static inline __attribute__((always_inline)) void pack_scaled_body(const void *vctx, int64_t k0, int64_t kc,
+                                                                 int64_t j0, int64_t nc, int nr, float *dst,
+                                                                 int simd) {
   const scaled_ctx *m = vctx;
   for (int64_t q = 0; q < nc; q += nr) {
     int64_t w = nc - q < nr ? nc - q : nr;
     for (int64_t kk = 0; kk < kc; kk++) {
       const float *src = m->x + (k0 + kk) * m->hw + j0 + q;
-      float sc = m->s[k0 + kk], *d = dst + kk * nr;
-      for (int64_t j = 0; j < w; j++) d[j] = src[j] * sc;
-      for (int64_t j = w; j < nr; j++) d[j] = 0.0f;
+      (simd ? scaled_row512 : scaled_row)(dst + kk * nr, src, m->s[k0 + kk], w, nr);
     }
     dst += kc * nr;
   }
 }
 
+static void pack_scaled(const void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                        float *dst) {
+  pack_scaled_body(vctx, k0, kc, j0, nc, nr, dst, 0);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 static void pack_scaled_avx512(const void *vctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
-                               float *dst) {
-  const scaled_ctx *m = vctx;
-  for (int64_t q = 0; q < nc; q += nr) {
-    int64_t w = nc - q < nr ? nc - q : nr;
-    for (int64_t kk = 0; kk < kc; kk++) {
-      const float *src = m->x + (k0 + kk) * m->hw + j0 + q;
-      const __m512 sc = _mm512_set1_ps(m->s[k0 + kk]);
-      float *d = dst + kk * nr;
-      for (int64_t j = 0; j < nr; j += 16) { /* the padding lanes are stored as zeros */
-        int64_t n = w - j;
-        __mmask16 mk = n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
-        _mm512_storeu_ps(d + j, _mm512_maskz_mul_ps(mk, _mm512_maskz_loadu_ps(mk, src + j), sc));
-      }
-    }
-    dst += kc * nr;
-  }
+                               float *dst) { /* the body and its rows inline here */
+  pack_scaled_body(vctx, k0, kc, j0, nc, nr, dst, 1);
 }
 
 /* ---- activation over a row (vectorizable for the common ones) ---- */
