@@ -930,15 +930,21 @@ static int fuse_in_scale(bld *b, wnode *c) {
   if (X->keep || X->producer < 0 || X->dtype != OM_DT_FLOAT || X->ndim != 4) return 0;
   if (W->ndim != 4 || W->dims[1] != X->dims[1] || W->dims[1] < 2 || W->dims[2] != 1 || W->dims[3] != 1)
     return 0;
+  /* attributes of an unexpected type are left for Conv's prepare to refuse */
   const onnx_attr *a;
-  if ((a = node_attr(&c->n, "group")) && a->i != 1) return 0;
-  if ((a = node_attr(&c->n, "strides")))
+  if ((a = node_attr(&c->n, "group")) && (a->type != ONNX_ATTR_INT || a->i != 1)) return 0;
+  if ((a = node_attr(&c->n, "strides"))) {
+    if (a->type != ONNX_ATTR_INTS) return 0;
     for (int i = 0; i < a->n; i++)
       if (a->ints[i] != 1) return 0;
-  if ((a = node_attr(&c->n, "pads")))
+  }
+  if ((a = node_attr(&c->n, "pads"))) {
+    if (a->type != ONNX_ATTR_INTS) return 0;
     for (int i = 0; i < a->n; i++)
       if (a->ints[i] != 0) return 0;
-  if ((a = node_attr(&c->n, "auto_pad")) && a->s && strcmp(a->s, "NOTSET") != 0 && strcmp(a->s, "VALID") != 0)
+  }
+  if ((a = node_attr(&c->n, "auto_pad")) &&
+      (a->type != ONNX_ATTR_STRING || !a->s || (strcmp(a->s, "NOTSET") != 0 && strcmp(a->s, "VALID") != 0)))
     return 0;
   wnode *mu = &b->nodes[X->producer];
   if (mu->dead || !is_op(mu, "Mul") || mu->n.nin != 2 || mu->out[0] != xv || !only_output_used(mu)) return 0;
