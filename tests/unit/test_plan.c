@@ -478,6 +478,36 @@ static void test_fusion_in_scale(void) {
   }
 }
 
+/* A malformed Conv after a per-channel Mul ('strides' as FLOATS, which Conv's prepare reads as
+ * absent, as it does any attribute of the wrong type): the fusion must not read it as ints (it did:
+ * a NULL dereference) and leaves the Mul alone. */
+static void test_fusion_in_scale_bad_attr(void) {
+  enum { C = 4, M = 2 };
+  static float wt[M * C];
+  static float fl[2] = {1.0f, 1.0f};
+  gb g;
+  gb_start(&g, 13);
+  gb_input(&g, "x", 4, D(1, C, 3, 3));
+  gb_input(&g, "g", 4, D(1, C, 1, 1));
+  gb_init(&g, "W", OM_DT_FLOAT, 4, D(M, C, 1, 1), wt, sizeof wt);
+  gb_node(&g, "Mul", "scale", 2, S("x", "g"), 1, S("m"));
+  onnx_node *c = gb_node(&g, "Conv", "proj", 2, S("m", "W"), 1, S("y"));
+  onnx_attr *a = &c->attrs[c->nattr++];
+  a->name = "strides";
+  a->type = ONNX_ATTR_FLOATS;
+  a->n = 2;
+  a->floats = fl;
+  gb_output(&g, "y");
+  char err[OM_ERR_LEN] = "";
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  om_plan *p = NULL;
+  int rc = om_plan_build(&g.m, &o, &p, err);
+  CHECK(rc == OM_OK, "FLOATS strides: %s", err);
+  if (rc == OM_OK) CHECK(om_plan_nsteps(p) == 2, "FLOATS strides: %d steps, want 2 (no fusion)", om_plan_nsteps(p));
+  om_plan_free(p);
+}
+
 static void emit(void *ctx, const char *line) {
   (*(int *)ctx)++;
   if (getenv("VERBOSE")) printf("%s\n", line);
@@ -514,6 +544,7 @@ int main(void) {
   test_memory_plan();
   test_fusion();
   test_fusion_in_scale();
+  test_fusion_in_scale_bad_attr();
   test_describe_and_kernel();
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("test_plan: all passed\n");
