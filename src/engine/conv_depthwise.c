@@ -62,6 +62,19 @@ T512 static inline __attribute__((always_inline)) void rows_store(const __m512 *
     _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, om_vm_act512(acc[r], act, alpha, beta));
 }
 
+/* Lane masks of the K taps of one block of n outputs at column ox: raw lanes l < S*n whose input
+ * column ox*S - pw + kx + l lies in [0, W) (lo: lanes 0-15, hi: 16-31). */
+T512 static inline __attribute__((always_inline)) void tap_masks(int64_t ox, int64_t n, int64_t S,
+                                                               int64_t K, int64_t W, int64_t pw,
+                                                               __mmask16 *mk, __mmask16 *mh) {
+  for (int64_t kx = 0; kx < K; kx++) {
+    int64_t c0 = ox * S - pw + kx, l0 = c0 < 0 ? -c0 : 0, l1 = W - c0 < S * n ? W - c0 : S * n;
+    uint32_t m = l1 > l0 ? (uint32_t)(((1ull << l1) - 1) & ~((1ull << l0) - 1)) : 0;
+    mk[kx] = (__mmask16)(m & 0xFFFF);
+    mh[kx] = (__mmask16)(m >> 16);
+  }
+}
+
 /* Straight from x, any stride along H, 1 or 2 along W: the zero padding is the load mask (lanes whose
  * input column is outside [0, W) are not read), so there is no padded copy, whose per-row calls cost
  * more than the arithmetic on the 14x14 and 7x7 planes of mobile networks. Stride 2 loads the 32
@@ -79,12 +92,7 @@ T512 static inline __attribute__((always_inline)) void dw_body(const om_dw *d, c
   for (int64_t ox = 0; ox < OW; ox += 16) {
     int64_t n = OW - ox < 16 ? OW - ox : 16;
     __mmask16 mo = (__mmask16)((1u << n) - 1), mk[MAXK], mh[MAXK];
-    for (int64_t kx = 0; kx < kw; kx++) { /* raw lanes l < sw*n with 0 <= c0 + l < W */
-      int64_t c0 = ox * sw - pw + kx, lo = c0 < 0 ? -c0 : 0, hi = W - c0 < sw * n ? W - c0 : sw * n;
-      uint32_t m = hi > lo ? (uint32_t)(((1ull << hi) - 1) & ~((1ull << lo) - 1)) : 0;
-      mk[kx] = (__mmask16)(m & 0xFFFF);
-      mh[kx] = (__mmask16)(m >> 16);
-    }
+    tap_masks(ox, n, sw, kw, W, pw, mk, mh);
     for (int64_t oy = 0; oy < OH; oy += 4) {
       int nr = (int)(OH - oy < 4 ? OH - oy : 4);
       __m512 acc[4];
@@ -105,19 +113,6 @@ T512 static inline __attribute__((always_inline)) void dw_body(const om_dw *d, c
       }
       rows_store(acc, y, mo, OW, oy, ox, nr, act, alpha, beta);
     }
-  }
-}
-
-/* Lane masks of the K taps of one block of n outputs at column ox: raw lanes l < S*n whose input
- * column ox*S - pw + kx + l lies in [0, W) (lo: lanes 0-15, hi: 16-31). */
-T512 static inline __attribute__((always_inline)) void tap_masks(int64_t ox, int64_t n, int64_t S,
-                                                               int64_t K, int64_t W, int64_t pw,
-                                                               __mmask16 *mk, __mmask16 *mh) {
-  for (int64_t kx = 0; kx < K; kx++) {
-    int64_t c0 = ox * S - pw + kx, l0 = c0 < 0 ? -c0 : 0, l1 = W - c0 < S * n ? W - c0 : S * n;
-    uint32_t m = l1 > l0 ? (uint32_t)(((1ull << l1) - 1) & ~((1ull << l0) - 1)) : 0;
-    mk[kx] = (__mmask16)(m & 0xFFFF);
-    mh[kx] = (__mmask16)(m >> 16);
   }
 }
 
