@@ -43,9 +43,8 @@ void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t
   }
 }
 
-
 /* Four output rows of 16 columns at (oy, ox): start from bias (+ the residual), end with the
- * activation and a masked store; both plane kernels below share them. */
+ * activation and a masked store (dw_body, the generic row kernel). */
 T512 static inline __attribute__((always_inline)) void rows_init(__m512 *acc, __m512 bv, const float *sum,
                                                                __mmask16 mo, int64_t OW, int64_t oy,
                                                                int64_t ox, int nr) {

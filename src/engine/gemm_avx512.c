@@ -22,8 +22,9 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
 
 #define FMAROW(i) OM_TILE512_FMA(i)
   if (nr > 16) {
-    const int64_t pf = MR * kc; /* the next A micro-panel (the driver's next call): streamed from
-                                 * memory for the large 1x1 layers, whose weights outgrow the caches */
+    /* the next A micro-panel, which the driver's next call reads in its column-panels-outer order
+     * (long K: the large 1x1 layers, whose weights outgrow the caches and stream from memory) */
+    const int64_t pf = MR * kc;
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; k++) {
       __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);

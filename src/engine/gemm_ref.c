@@ -188,38 +188,21 @@ void om_gemm_range(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch
                        abuf);
           ablk = abuf;
         }
-        if (kc <= 128) {
-          /* short K (the 1x1 layers on 64 or 128 channels): row panels outer, so each tile's C and
-           * residual rows are read and written as 8 sequential streams the prefetcher follows, instead
-           * of every row of the block touched once per column panel; the small A micro-panel stays in
-           * L1 and the B block (<= 128 x 512) in L2 */
-          for (int64_t ir = 0; ir < mc; ir += mr) {
-            int m_eff = (int)(mc - ir < mr ? mc - ir : mr);
-            const float *ap = ablk + ir * kc;
-            int64_t row = ic + ir;
-            for (int64_t jr = 0; jr < nc; jr += nr) {
-              int n_eff = (int)(nc - jr < nr ? nc - jr : nr);
-              int64_t col = jc + jr;
-              const float *init = (pc == 0 && g->init) ? g->init + row * g->ldi + col : NULL;
-              k->ukr(kc, ap, bblk + jr * kc, g->c + row * g->ldc + col, g->ldc, m_eff, n_eff, init,
-                     g->ldi, pc > 0 || g->accumulate, last ? &g->epi : NULL, row);
-            }
-          }
-          continue;
-        }
-        /* column panels outer: the kc x nr B micro-panel stays in L1 while the A micro-panels
-         * (kc x mr each) stream past it from L2 */
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-          int n_eff = (int)(nc - jr < nr ? nc - jr : nr);
-          int64_t col = jc + jr;
-          for (int64_t ir = 0; ir < mc; ir += mr) {
-            int m_eff = (int)(mc - ir < mr ? mc - ir : mr);
-            const float *ap = ablk + ir * kc;
-            int64_t row = ic + ir;
-            const float *init = (pc == 0 && g->init) ? g->init + row * g->ldi + col : NULL;
-            k->ukr(kc, ap, bblk + jr * kc, g->c + row * g->ldc + col, g->ldc, m_eff, n_eff, init,
-                   g->ldi, pc > 0 || g->accumulate, last ? &g->epi : NULL, row);
-          }
+        /* Tile order. Column panels outer: the kc x nr B micro-panel stays in L1 while the A
+         * micro-panels (kc x mr each) stream past it from L2. With a short K block (the 1x1 layers on
+         * 64 or 128 channels) row panels outer instead, so each tile's C and residual rows are read
+         * and written as 8 sequential streams the prefetcher follows, rather than every row of the
+         * block touched once per column panel; the small A micro-panel stays in L1 and the B block
+         * (<= 128 x 512) in L2. */
+        const int rows_outer = kc <= 128;
+        const int64_t nir = (mc + mr - 1) / mr, njr = (nc + nr - 1) / nr;
+        for (int64_t t = 0; t < nir * njr; t++) {
+          int64_t ir = (rows_outer ? t / njr : t % nir) * mr, jr = (rows_outer ? t % njr : t / nir) * nr;
+          int m_eff = (int)(mc - ir < mr ? mc - ir : mr), n_eff = (int)(nc - jr < nr ? nc - jr : nr);
+          int64_t row = ic + ir, col = jc + jr;
+          const float *init = (pc == 0 && g->init) ? g->init + row * g->ldi + col : NULL;
+          k->ukr(kc, ablk + ir * kc, bblk + jr * kc, g->c + row * g->ldc + col, g->ldc, m_eff, n_eff,
+                 init, g->ldi, pc > 0 || g->accumulate, last ? &g->epi : NULL, row);
         }
       }
     }
