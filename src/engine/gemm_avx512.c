@@ -21,7 +21,20 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
   OM_TILE512_BEGIN(nr, mr, init, ldi, c, ldc, load_c)
 
 #define FMAROW(i) OM_TILE512_FMA(i)
-  if (nr > 16) {
+  if (mr <= 4) {
+    /* few rows (Gemm heads: M = 1, a matrix-vector product bound by streaming B): only the live
+     * rows' FMAs, in the same order, so results match the full tile's bit for bit */
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; k++) {
+      __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+      FMAROW(0)
+      if (mr > 1) { FMAROW(1) }
+      if (mr > 2) { FMAROW(2) }
+      if (mr > 3) { FMAROW(3) }
+      a += MR;
+      b += NR;
+    }
+  } else if (nr > 16) {
     /* the next A micro-panel, which the driver's next call reads in its column-panels-outer order
      * (long K: the large 1x1 layers, whose weights outgrow the caches and stream from memory) */
     const int64_t pf = MR * kc;
