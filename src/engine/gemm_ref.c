@@ -201,6 +201,23 @@ void om_gemm_range(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch
           int m_eff = (int)(mc - ir < mr ? mc - ir : mr), n_eff = (int)(nc - jr < nr ? nc - jr : nr);
           int64_t row = ic + ir, col = jc + jr;
           const float *init = (pc == 0 && g->init) ? g->init + row * g->ldi + col : NULL;
+          if (rows_outer && t + 1 < nir * njr) {
+            /* short K: a tile's arithmetic is brief next to its C and residual rows (8 short
+             * streams the hardware prefetcher is slow to pick up), so the next tile's are
+             * requested now */
+            int64_t t1 = t + 1, nrow = ic + (t1 / njr) * mr, ncol = jc + (t1 % njr) * nr;
+            int64_t nm = mc - (t1 / njr) * mr < mr ? mc - (t1 / njr) * mr : mr;
+            for (int64_t i = 0; i < nm; i++) {
+              const float *cp = g->c + (nrow + i) * g->ldc + ncol;
+              __builtin_prefetch(cp, 1, 3);
+              __builtin_prefetch(cp + nr - 1, 1, 3);
+              if (init) {
+                const float *ip = g->init + (nrow + i) * g->ldi + ncol;
+                __builtin_prefetch(ip, 0, 3);
+                __builtin_prefetch(ip + nr - 1, 0, 3);
+              }
+            }
+          }
           k->ukr(kc, ablk + ir * kc, bblk + jr * kc, g->c + row * g->ldc + col, g->ldc, m_eff, n_eff,
                  init, g->ldi, pc > 0 || g->accumulate, last ? &g->epi : NULL, row);
         }
