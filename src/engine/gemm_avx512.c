@@ -13,6 +13,7 @@
 #define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define MR 8
 #define NR 32
+#define NCOL 4 /* stray columns a tile computes as column vectors */
 
 
 T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
@@ -34,6 +35,42 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
       a += MR;
       b += NR;
     }
+  } else if ((nr > 16 && nr <= 16 + NCOL) || nr <= NCOL) {
+    /* a panel of 16 + 1..4 or of 1..4 columns (N = 49 = 32 + 17, N = 196 = 6 x 32 + 4: the 7x7 and
+     * 14x14 maps): the stray columns as one 8-row vector each, A's row panel times a broadcast of B,
+     * instead of a vector of 16 lanes per row; the same products in the same order */
+    const int full = nr > 16, nc = full ? nr - 16 : nr;
+    __m256 e0 = _mm256_setzero_ps(), e1 = e0, e2 = e0, e3 = e0;
+    const float *bc = b + (full ? 16 : 0);
+#pragma GCC unroll 2
+    for (int64_t k = 0; k < kc; k++) {
+      if (full) {
+        __m512 b0 = _mm512_loadu_ps(b);
+        OM_TILE512_FMA_HALF(0) OM_TILE512_FMA_HALF(1) OM_TILE512_FMA_HALF(2) OM_TILE512_FMA_HALF(3)
+        OM_TILE512_FMA_HALF(4) OM_TILE512_FMA_HALF(5) OM_TILE512_FMA_HALF(6) OM_TILE512_FMA_HALF(7)
+      }
+      const __m256 av = _mm256_loadu_ps(a);
+      e0 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[0]), e0);
+      if (nc > 1) e1 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[1]), e1);
+      if (nc > 2) e2 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[2]), e2);
+      if (nc > 3) e3 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[3]), e3);
+      a += MR;
+      b += NR;
+      bc += NR;
+    }
+    /* the column vectors back into the tile's rows (lanes 16.. of c#b, or 0.. of c#a) */
+    float colv[NCOL][MR], rowv[MR][16];
+    _mm256_storeu_ps(colv[0], e0);
+    _mm256_storeu_ps(colv[1], e1);
+    _mm256_storeu_ps(colv[2], e2);
+    _mm256_storeu_ps(colv[3], e3);
+    for (int i = 0; i < MR; i++)
+      for (int j = 0; j < 16; j++) rowv[i][j] = j < nc ? colv[j][i] : 0.0f;
+#define COLROW(i)                                                                          \
+  if (full) c##i##b = _mm512_loadu_ps(rowv[i]);                                            \
+  else c##i##a = _mm512_loadu_ps(rowv[i]);
+    COLROW(0) COLROW(1) COLROW(2) COLROW(3) COLROW(4) COLROW(5) COLROW(6) COLROW(7)
+#undef COLROW
   } else if (nr > 16) {
     /* the next A micro-panel, which the driver's next call reads in its column-panels-outer order
      * (long K: the large 1x1 layers, whose weights outgrow the caches and stream from memory) */

@@ -233,7 +233,7 @@ static void check_flush(void) {
 }
 
 int main(void) {
-  static const int sizes[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 32, 33, 47, 48, 64, 67};
+  static const int sizes[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 32, 33, 47, 48, 49, 52, 64, 67};
   int ns = (int)OM_ARRAY_LEN(sizes);
   int paths[] = {OM_KERNEL_REF, OM_KERNEL_AVX2, OM_KERNEL_AVX512};
   for (int p = 0; p < 3; p++) {
