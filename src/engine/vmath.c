@@ -7,11 +7,15 @@
 
 #include <math.h>
 
+/* The same formulas as vmath.h's vector ones. */
 float om_vm_sigmoid1(float x) {
-  float e = expf(-fabsf(x)), s = 1.0f / (1.0f + e);
-  return x >= 0.0f ? s : e * s;
+  float e = expf(-fabsf(x));
+  return (x < 0.0f ? e : 1.0f) / (1.0f + e);
 }
-float om_vm_silu1(float x) { return x * om_vm_sigmoid1(x); }
+float om_vm_silu1(float x) {
+  float e = expf(-fabsf(x));
+  return (x < 0.0f ? x * e : x) / (1.0f + e);
+}
 
 static int use512(int path) {
   static int have = -1; /* CPU features do not change; racing threads store the same value
