@@ -24,6 +24,16 @@ void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t
   d->ph = ph; d->pw = pw;
   /* 7x7 planes (mobile networks' last stages) waste 9 of 16 lanes a row; flattened, the 49 outputs
    * are 4 vectors and every tap one masked load per vector */
+  if (kh == kw && sh == sw && kw <= 5)
+    for (int64_t b = 0; b < OM_DW_SQ_BLOCKS && b * 16 < OW; b++) {
+      int64_t n = OW - b * 16 < 16 ? OW - b * 16 : 16;
+      for (int64_t kx = 0; kx < kw; kx++) {
+        int64_t c0 = b * 16 * sw - pw + kx, l0 = c0 < 0 ? -c0 : 0, l1 = W - c0 < sw * n ? W - c0 : sw * n;
+        uint32_t m = l1 > l0 ? (uint32_t)(((1ull << l1) - 1) & ~((1ull << l0) - 1)) : 0;
+        d->sqmask[b][kx] = (uint16_t)(m & 0xFFFF);
+        d->sqmaskh[b][kx] = (uint16_t)(m >> 16);
+      }
+    }
   if (sh == 1 && sw == 1 && OH == H && OW == W && H * W <= 16 * OM_DW_FLAT_VECS &&
       kh * kw <= OM_DW_FLAT_TAPS) {
     d->flat = 1;
@@ -124,15 +134,23 @@ T512 static __attribute__((noinline)) void act_rows(float *y, int64_t n, int act
   }
 }
 
+/* A row of zeros that dw_sq reads for input rows outside the plane (with the same column masks as a
+ * real row, so only columns [0, W) of it: planes wider than OM_DW_SQ_MAXW take dw_body). */
+#define OM_DW_SQ_MAXW 2048
+static const float dw_zeros[OM_DW_SQ_MAXW + 64];
+
 /* Square K x K kernel with the same stride S along H and W (mobile networks' 3x3 and 5x5, stride 1
  * or 2), all fixed at compile time. R output rows per pass, rows outer and 16-column blocks inner:
  * each input row under the pass is loaded once per block (K taps; stride 2: the K taps come from
  * (K+1)/2 pairs of vectors, even and odd lanes) and feeds every output row it touches, so a load
  * serves up to K FMAs instead of one, the K*K weights stay in registers, and the R accumulators are R
- * independent FMA chains. Rows above or below the plane load as zeros (mask 0) rather than branch, so
- * the unrolled tap/row structure stays static. */
+ * independent FMA chains. Rows above or below the plane are read from a row of zeros rather than
+ * branched on, and the tap masks of a column block come from setup, so the unrolled block is little
+ * more than its loads and FMAs (the bounds and mask arithmetic had been most of its instructions:
+ * 20-25% of the time on efficientnet_b0's planes). */
 T512 static inline __attribute__((always_inline)) void dw_sq(const om_dw *d, const int K, const int S,
-                                                           const int R, const float *x, const float *w,
+                                                           const int R, const int SL, const float *x,
+                                                           const float *w,
                                                            float bias, const float *sum, int act,
                                                            float alpha, float beta, float *y) {
   const int64_t H = d->H, W = d->W, OH = d->OH, OW = d->OW, ph = d->ph, pw = d->pw;
@@ -141,7 +159,7 @@ T512 static inline __attribute__((always_inline)) void dw_sq(const om_dw *d, con
   const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   /* none, ReLU and Clip are one clamp in the store; other activations go over the stored rows once */
-  const int clamp = act == OM_ACT_NONE || act == OM_ACT_RELU || act == OM_ACT_CLIP;
+  const int clamp = SL || act == OM_ACT_NONE || act == OM_ACT_RELU || act == OM_ACT_CLIP;
   const __m512 lo = _mm512_set1_ps(act == OM_ACT_CLIP ? alpha : act == OM_ACT_RELU ? 0.0f : -INFINITY);
   const __m512 hi = _mm512_set1_ps(act == OM_ACT_CLIP ? beta : INFINITY);
   __m512 wv[25];
@@ -150,6 +168,11 @@ T512 static inline __attribute__((always_inline)) void dw_sq(const om_dw *d, con
   for (int64_t oy = 0; oy < OH; oy += R) {
     int nr = (int)(OH - oy < R ? OH - oy : R);
     int64_t iy0 = oy * S - ph;
+    /* the pass's input rows, those above or below the plane pointing at zeros: the unrolled block
+     * below then carries no per-row bounds logic (it was most of its instructions) */
+    const float *rp[(8 - 1) * 2 + 5];
+#pragma GCC unroll 32
+    for (int j = 0; j < NIN; j++) rp[j] = iy0 + j >= 0 && iy0 + j < H ? x + (iy0 + j) * W : dw_zeros + pw;
     /* the next plane's rows as far into it as this pass has come (planes are read once from the
      * last-level cache; see maxpool2d_avx512) */
     for (int64_t i = 0; i < R * S * W; i += 16)
@@ -157,26 +180,34 @@ T512 static inline __attribute__((always_inline)) void dw_sq(const om_dw *d, con
     for (int64_t ox = 0; ox < OW; ox += 16) {
       int64_t n = OW - ox < 16 ? OW - ox : 16;
       __mmask16 mo = (__mmask16)((1u << n) - 1), mk[5], mh[5];
-      tap_masks(ox, n, S, K, W, pw, mk, mh);
+      if (ox / 16 < OM_DW_SQ_BLOCKS) { /* made once at setup (om_dw_setup) */
+#pragma GCC unroll 8
+        for (int kx = 0; kx < K; kx++) {
+          mk[kx] = d->sqmask[ox / 16][kx];
+          mh[kx] = d->sqmaskh[ox / 16][kx];
+        }
+      } else {
+        tap_masks(ox, n, S, K, W, pw, mk, mh);
+      }
       __m512 acc[8];
 #pragma GCC unroll 32
-      for (int r = 0; r < R; r++) {
-        acc[r] = bv;
-        if (sum && r < nr) acc[r] = _mm512_add_ps(bv, _mm512_maskz_loadu_ps(mo, sum + (oy + r) * OW + ox));
+      for (int r = 0; r < R; r++) acc[r] = bv;
+      if (sum) {
+#pragma GCC unroll 32
+        for (int r = 0; r < R; r++)
+          if (r < nr) acc[r] = _mm512_add_ps(bv, _mm512_maskz_loadu_ps(mo, sum + (oy + r) * OW + ox));
       }
 #pragma GCC unroll 32
       for (int j = 0; j < NIN; j++) {
-        int64_t iy = iy0 + j;
-        int ok = iy >= 0 && iy < H;
-        const float *row = x + (ok ? iy : 0) * W + ox * S - pw; /* masked lanes are not read */
+        const float *row = rp[j] + ox * S - pw; /* masked lanes are not read */
         __m512 t[5];
 #pragma GCC unroll 32
         for (int kx = 0; kx < K; kx++) {
           if (S == 1) {
-            t[kx] = _mm512_maskz_loadu_ps(ok ? mk[kx] : 0, row + kx);
+            t[kx] = _mm512_maskz_loadu_ps(mk[kx], row + kx);
           } else if ((kx & 1) == 0) { /* the pair at column kx: even lanes here, odd for kx + 1 */
-            __m512 va = _mm512_maskz_loadu_ps(ok ? mk[kx] : 0, row + kx);
-            __m512 vb = _mm512_maskz_loadu_ps(ok ? mh[kx] : 0, row + kx + 16);
+            __m512 va = _mm512_maskz_loadu_ps(mk[kx], row + kx);
+            __m512 vb = _mm512_maskz_loadu_ps(mh[kx], row + kx + 16);
             t[kx] = _mm512_permutex2var_ps(va, ev, vb);
             if (kx + 1 < K) t[kx + 1] = _mm512_permutex2var_ps(va, od, vb);
           }
@@ -194,12 +225,12 @@ T512 static inline __attribute__((always_inline)) void dw_sq(const om_dw *d, con
       if (nr == R) {
 #pragma GCC unroll 32
         for (int r = 0; r < R; r++)
-          _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, _mm512_min_ps(_mm512_max_ps(acc[r], lo), hi));
+          _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, SL ? om_vm_silu512(acc[r]) : _mm512_min_ps(_mm512_max_ps(acc[r], lo), hi));
       } else {
 #pragma GCC unroll 32
         for (int r = 0; r < R; r++)
           if (r < nr)
-            _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, _mm512_min_ps(_mm512_max_ps(acc[r], lo), hi));
+            _mm512_mask_storeu_ps(y + (oy + r) * OW + ox, mo, SL ? om_vm_silu512(acc[r]) : _mm512_min_ps(_mm512_max_ps(acc[r], lo), hi));
       }
     }
     /* after the whole pass: loading a block right after its masked stores would stall on store
@@ -208,19 +239,30 @@ T512 static inline __attribute__((always_inline)) void dw_sq(const om_dw *d, con
   }
 }
 
-#define DW_SQ(K, S, R)                                                                                \
-  T512 static void dw_k##K##s##S##r##R(const om_dw *d, const float *x, const float *w, float bias,     \
-                                       const float *sum, int act, float alpha, float beta, float *y) { \
-    dw_sq(d, K, S, R, x, w, bias, sum, act, alpha, beta, y);                                          \
+/* SL: SiLU (efficientnet's activation) in the store, like the clamps, rather than a pass after */
+typedef void (*dw_sq_fn)(const om_dw *d, const float *x, const float *w, float bias, const float *sum,
+                         int act, float alpha, float beta, float *y);
+#define DW_SQ(K, S, R, SL)                                                                            \
+  T512 static void dw_k##K##s##S##r##R##a##SL(const om_dw *d, const float *x, const float *w,          \
+                                              float bias, const float *sum, int act, float alpha,     \
+                                              float beta, float *y) {                                 \
+    dw_sq(d, K, S, R, SL, x, w, bias, sum, act, alpha, beta, y);                                      \
   }
-DW_SQ(3, 1, 8)
-DW_SQ(3, 1, 7)
-DW_SQ(3, 2, 8)
-DW_SQ(3, 2, 7)
-DW_SQ(5, 1, 8)
-DW_SQ(5, 1, 7)
-DW_SQ(5, 2, 8)
-DW_SQ(5, 2, 7)
+#define DW_SQ2(K, S, R) DW_SQ(K, S, R, 0) DW_SQ(K, S, R, 1)
+DW_SQ2(3, 1, 8)
+DW_SQ2(3, 1, 7)
+DW_SQ2(3, 2, 8)
+DW_SQ2(3, 2, 7)
+DW_SQ2(5, 1, 8)
+DW_SQ2(5, 1, 7)
+DW_SQ2(5, 2, 8)
+DW_SQ2(5, 2, 7)
+/* [K == 5][S == 2][7 rows][SiLU] */
+static const dw_sq_fn dw_sq_table[2][2][2][2] = {
+    {{{dw_k3s1r8a0, dw_k3s1r8a1}, {dw_k3s1r7a0, dw_k3s1r7a1}},
+     {{dw_k3s2r8a0, dw_k3s2r8a1}, {dw_k3s2r7a0, dw_k3s2r7a1}}},
+    {{{dw_k5s1r8a0, dw_k5s1r8a1}, {dw_k5s1r7a0, dw_k5s1r7a1}},
+     {{dw_k5s2r8a0, dw_k5s2r8a1}, {dw_k5s2r7a0, dw_k5s2r7a1}}}};
 
 /* A flattened small plane (om_dw_setup's flat): four accumulators over the plane's 64 positions,
  * each tap one masked load per vector (the mask drops lanes whose input is padding or in another
@@ -257,13 +299,10 @@ T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, flo
     dw_flat(d, x, w, bias, sum, act, alpha, beta, y);
     return;
   }
-  if (d->kh == d->kw && d->sh == d->sw && (d->kw == 3 || d->kw == 5)) {
+  if (d->kh == d->kw && d->sh == d->sw && (d->kw == 3 || d->kw == 5) && d->W <= OM_DW_SQ_MAXW) {
     /* 7 rows a pass where that tiles the plane and 8 would not (the 7, 14, 28 planes) */
     int seven = d->OH % 7 == 0 && d->OH % 8 != 0;
-    if (d->kw == 3 && d->sw == 1) (seven ? dw_k3s1r7 : dw_k3s1r8)(d, x, w, bias, sum, act, alpha, beta, y);
-    else if (d->kw == 3) (seven ? dw_k3s2r7 : dw_k3s2r8)(d, x, w, bias, sum, act, alpha, beta, y);
-    else if (d->sw == 1) (seven ? dw_k5s1r7 : dw_k5s1r8)(d, x, w, bias, sum, act, alpha, beta, y);
-    else (seven ? dw_k5s2r7 : dw_k5s2r8)(d, x, w, bias, sum, act, alpha, beta, y);
+    dw_sq_table[d->kw == 5][d->sw == 2][seven][act == OM_ACT_SILU](d, x, w, bias, sum, act, alpha, beta, y);
     return;
   }
   if (d->sw == 1) {

@@ -15,6 +15,7 @@
 
 #define OM_DW_FLAT_VECS 4  /* small planes (H*W <= 64) run flattened: see om_dw_setup */
 #define OM_DW_FLAT_TAPS 25
+#define OM_DW_SQ_BLOCKS 16 /* 256 output columns */
 
 typedef struct om_dw {
   int64_t H, W, OH, OW, kh, kw, sh, sw, ph, pw; /* pads: top / left */
@@ -23,6 +24,10 @@ typedef struct om_dw {
   int flat;
   int32_t foff[OM_DW_FLAT_TAPS];
   uint16_t fmask[OM_DW_FLAT_VECS][OM_DW_FLAT_TAPS];
+  /* square 3x3 / 5x5 kernels: per 16-column output block, the lane masks of each tap column (the
+   * lanes whose input column is inside the plane; high: lanes 16-31 of a stride-2 pair), for the
+   * first OM_DW_SQ_BLOCKS blocks */
+  uint16_t sqmask[OM_DW_SQ_BLOCKS][5], sqmaskh[OM_DW_SQ_BLOCKS][5];
 } om_dw;
 
 /* 1 when the shape is handled (D == 1, dilations 1, sw 1 or 2, kernel <= 15 each way). */

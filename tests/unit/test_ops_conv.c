@@ -355,6 +355,18 @@ static void all_cases(void) {
     t.act = OM_ACT_RELU;
     run_conv(t, 0, path);
     run_conv(mk2(1, 4, 7, 7, 4, 4, 3, 1, 1, 1), 0, path);
+    /* SiLU in the square kernels' store; a plane past the 16 column blocks whose tap masks are made
+     * at setup (300 columns), and one past the zero row's width (2100: the generic row kernel) */
+    t = mk2(1, 3, 14, 14, 3, 3, 3, 2, 1, 1);
+    t.act = OM_ACT_SILU; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(1, 2, 9, 300, 2, 2, 3, 1, 1, 1);
+    t.act = OM_ACT_SILU;
+    run_conv(t, 0, path);
+    t = mk2(1, 2, 10, 300, 2, 2, 5, 2, 1, 2);
+    t.act = OM_ACT_RELU;
+    run_conv(t, 0, path);
+    run_conv(mk2(1, 1, 3, 2100, 1, 1, 3, 1, 1, 1), 0, path);
     /* flattened small planes (H*W <= 64, same size out): 7x7 5x5 with residual and SiLU, a full
      * 8x8, one partial vector, an even kernel with pads on one side only */
     t = mk2(2, 6, 7, 7, 6, 6, 5, 1, 1, 2);
