@@ -1,8 +1,9 @@
 /* plan.c: the planner. Turns a const onnx_model into an immutable om_plan: validates the graph
  * (definitions, duplicates, cycles, registry), sorts it topologically, folds constants, turns
  * reshape-like ops into views, fuses Conv+BatchNormalization, Conv+Add, Conv/Gemm/MatMul +
- * activation and a per-channel Mul into the 1x1 Conv after it, calls every op's prepare, and lays
- * all run-time tensors out in one arena with a greedy first-fit over lifetimes. Also owns
+ * activation and a per-channel Mul into the 1x1 Conv after it, calls every op's prepare, turns a
+ * channel Concat of one image into views of its output (elide_concats), and lays all run-time
+ * tensors out in one arena with a greedy first-fit over lifetimes. Also owns
  * workspaces and om_run, and the planner side of op.h (om_prep_alloc, om_attr*).
  *
  * Build runs prepare twice when fusion is on: pass 1 on the graph as written gives every tensor's
@@ -160,6 +161,7 @@ typedef struct {
   void *data;                   /* CONST */
   int owned;                    /* CONST data lives in a plan pool (else in the model) */
   int root;                     /* VIEW: the ARENA/INPUT value holding the bytes */
+  size_t view_off;              /* VIEW: where in the root (a Concat input written in place) */
   int producer;                 /* node index or -1 */
   int keep;                     /* graph output or extra output: lives to the end, never fused away */
   int first, last;              /* step lifetime (INPUT: -1 .. nsteps) */
@@ -686,6 +688,7 @@ static int prepare_node(bld *b, wnode *w, char *err) {
     v->data = NULL;
     v->owned = 0;
     v->root = -1;
+    v->view_off = 0;
     v->kind = VK_UNDEF;
     if (k == 0 && p.alias_input >= 0) {
       if (p.alias_input >= p.nin || w->in[p.alias_input] < 0)
@@ -1184,7 +1187,7 @@ static loc loc_of(const bld *b, int vi) {
     l.is_const = 1;
     l.ptr = v->data;
   } else {
-    l.offset = b->v[v->kind == VK_VIEW ? v->root : vi].offset;
+    l.offset = v->kind == VK_VIEW ? b->v[v->root].offset + v->view_off : v->offset;
   }
   return l;
 }
@@ -1242,9 +1245,55 @@ static double step_flops(const char *op, const om_tensor *t, int nin, int nout) 
   return 0;
 }
 
+/* A Concat along an axis with only size-1 dims before it (the channels of one image) places its
+ * inputs at consecutive byte ranges of its output: their producers write there directly (each input
+ * becomes a view into the output at its offset) and the copy step goes away (squeezenet's Fire
+ * modules, shufflenet's branches). Inputs that are graph outputs, views' roots, not made by a step,
+ * or repeated keep the copy. */
+static void elide_concats(bld *b) {
+  for (int s = 0; s < b->norder; s++) {
+    wnode *w = &b->nodes[b->order[s]];
+    if (!w->is_step || !is_op(w, "Concat") || w->n.nout != 1 || w->out[0] < 0 || w->n.nin < 1) continue;
+    int yv = w->out[0];
+    const pval *Y = &b->v[yv];
+    const onnx_attr *a = node_attr(&w->n, "axis");
+    if (Y->kind != VK_ARENA || !a || a->type != ONNX_ATTR_INT) continue;
+    int64_t ax = a->i < 0 ? a->i + Y->ndim : a->i;
+    int ok = ax >= 0 && ax < Y->ndim;
+    for (int64_t d = 0; ok && d < ax; d++) ok = Y->dims[d] == 1;
+    size_t total = 0;
+    for (int k = 0; ok && k < w->n.nin; k++) {
+      int xv = w->in[k];
+      const pval *X = xv >= 0 ? &b->v[xv] : NULL;
+      ok = X && X->kind == VK_ARENA && !X->keep && X->dtype == Y->dtype;
+      for (int j = 0; ok && j < k; j++) ok = w->in[j] != xv;
+      for (int i = 0; ok && i < b->nv; i++) ok = !(b->v[i].kind == VK_VIEW && b->v[i].root == xv);
+      int made = 0; /* by a step (not a graph input, nor folded) */
+      for (int t = 0; ok && t < b->norder && !made; t++) {
+        const wnode *u = &b->nodes[b->order[t]];
+        if (!u->is_step || u == w) continue;
+        for (int o = 0; o < u->n.nout; o++) made |= u->out[o] == xv;
+      }
+      ok = ok && made;
+      if (ok) total += X->nbytes;
+    }
+    if (!ok || total != Y->nbytes) continue;
+    size_t off = 0;
+    for (int k = 0; k < w->n.nin; k++) {
+      pval *X = &b->v[w->in[k]];
+      X->kind = VK_VIEW;
+      X->root = yv;
+      X->view_off = off;
+      off += X->nbytes;
+    }
+    w->is_step = 0;
+  }
+}
+
 static int assemble(bld *b, char *err) {
   om_plan *P = b->plan;
   int rc;
+  if (!b->opts->no_fusion) elide_concats(b);
   int nsteps = 0, ndesc = 0;
   for (int s = 0; s < b->norder; s++) {
     wnode *w = &b->nodes[b->order[s]];
@@ -1273,6 +1322,7 @@ static int assemble(bld *b, char *err) {
     for (int k = 0; k < w->n.nout; k++)
       if (w->out[k] >= 0) {
         pval *v = &b->v[w->out[k]];
+        if (v->kind == VK_VIEW) v = &b->v[v->root]; /* written in place into a Concat's output */
         if (st < v->first) v->first = st;
         if (st > v->last) v->last = st;
       }

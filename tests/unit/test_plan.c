@@ -538,6 +538,61 @@ static void test_describe_and_kernel(void) {
   CHECK(om_plan_build(&g.m, &o, &p, err) == OM_E_LIMIT, "limit: %s", err);
 }
 
+/* Concat in place: with nothing but size-1 dims before the axis, the inputs' producers write into the
+ * output and the Concat step goes away; with a batch of 2, a graph input or a graph output among the
+ * inputs, the copy stays. Values against a reference computed here, in every variant. */
+static void test_concat_in_place(void) {
+  enum { C = 3, H = 5, W = 7 };
+  for (int variant = 0; variant < 5; variant++) {
+    int64_t n = variant == 1 ? 2 : 1;
+    gb g;
+    gb_start(&g, 13);
+    gb_input(&g, "x", 4, D(n, C, H, W));
+    gb_node(&g, "Relu", "a", 1, S("x"), 1, S("ra"));
+    gb_node(&g, "Sigmoid", "b", 1, S("x"), 1, S("sb"));
+    onnx_node *cat = gb_node(&g, "Concat", "cat", variant == 3 ? 3 : 2,
+                             variant == 3 ? S("ra", "sb", "x") : S("ra", "sb"), 1, S("y"));
+    gb_attr_i(cat, "axis", variant == 4 ? -3 : 1);
+    gb_output(&g, "y");
+    if (variant == 2) gb_output(&g, "ra");
+    if (variant == 4) { /* an input read again after the Concat */
+      gb_node(&g, "Neg", "after", 1, S("sb"), 1, S("z"));
+      gb_output(&g, "z");
+    }
+    char err[OM_ERR_LEN] = "";
+    om_plan *p = NULL;
+    om_workspace *w = NULL;
+    om_plan_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = build_run(&g.m, &o, 31, &p, &w, err);
+    CHECK(rc == OM_OK, "concat variant %d: %s", variant, err);
+    if (!rc) {
+      int want = variant == 0 ? 2 : 3; /* variant 4: Relu, Sigmoid, Neg */
+      CHECK(om_plan_nsteps(p) == want, "concat variant %d: %d steps, want %d", variant, om_plan_nsteps(p), want);
+      const float *x = om_workspace_input(w, 0), *y = om_workspace_output(w, 0);
+      int64_t per = C * H * W, ycat = variant == 3 ? 3 * per : 2 * per;
+      for (int64_t b = 0; b < n; b++)
+        for (int64_t i = 0; i < per; i++) {
+          double xv = x[b * per + i], r = xv > 0 ? xv : 0, sg = 1.0 / (1.0 + exp(-xv));
+          double got_r = y[b * ycat + i], got_s = y[b * ycat + per + i];
+          CHECK(fabs(got_r - r) <= 1e-6 && fabs(got_s - sg) <= 1e-6, "concat variant %d b%d i%d: %g %g vs %g %g",
+                variant, (int)b, (int)i, got_r, got_s, r, sg);
+          if (variant == 3) CHECK(y[b * ycat + 2 * per + i] == (float)xv, "concat variant 3: x copy at %d", (int)i);
+          if (variant == 4) {
+            const float *z = om_workspace_output(w, 1);
+            CHECK(fabs(z[i] + sg) <= 1e-6, "concat variant 4: Neg after at %d: %g vs %g", (int)i, z[i], -sg);
+          }
+          if (variant == 2) {
+            const float *ra = om_workspace_output(w, 1);
+            CHECK(ra[i] == (float)r, "concat variant 2: output ra at %d", (int)i);
+          }
+        }
+    }
+    om_workspace_free(w);
+    om_plan_free(p);
+  }
+}
+
 int main(void) {
   test_sort_and_refusals();
   test_fold_chain_and_views();
@@ -545,6 +600,7 @@ int main(void) {
   test_fusion();
   test_fusion_in_scale();
   test_fusion_in_scale_bad_attr();
+  test_concat_in_place();
   test_describe_and_kernel();
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
   else printf("test_plan: all passed\n");
