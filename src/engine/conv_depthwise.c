@@ -17,23 +17,28 @@ int om_dw_supported(int64_t kd, int64_t dh, int64_t dw, int64_t sw, int64_t kh, 
   return kd == 1 && dh == 1 && dw == 1 && (sw == 1 || sw == 2) && kh <= MAXK && kw <= MAXK;
 }
 
+/* Tap kx's lanes for a block of n outputs at column ox (see tap_masks): 32 bits, stride 2 using all. */
+static inline uint32_t tap_bits(int64_t ox, int64_t n, int64_t S, int64_t kx, int64_t W, int64_t pw) {
+  int64_t c0 = ox * S - pw + kx, l0 = c0 < 0 ? -c0 : 0, l1 = W - c0 < S * n ? W - c0 : S * n;
+  return l1 > l0 ? (uint32_t)(((1ull << l1) - 1) & ~((1ull << l0) - 1)) : 0;
+}
+
 void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t kh, int64_t kw,
                  int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   memset(d, 0, sizeof *d);
   d->H = H; d->W = W; d->OH = OH; d->OW = OW; d->kh = kh; d->kw = kw; d->sh = sh; d->sw = sw;
   d->ph = ph; d->pw = pw;
-  /* 7x7 planes (mobile networks' last stages) waste 9 of 16 lanes a row; flattened, the 49 outputs
-   * are 4 vectors and every tap one masked load per vector */
-  if (kh == kw && sh == sw && kw <= 5)
+  if (kh == kw && sh == sw && kw <= 5) /* the square kernels' tap masks (dw_sq) */
     for (int64_t b = 0; b < OM_DW_SQ_BLOCKS && b * 16 < OW; b++) {
       int64_t n = OW - b * 16 < 16 ? OW - b * 16 : 16;
       for (int64_t kx = 0; kx < kw; kx++) {
-        int64_t c0 = b * 16 * sw - pw + kx, l0 = c0 < 0 ? -c0 : 0, l1 = W - c0 < sw * n ? W - c0 : sw * n;
-        uint32_t m = l1 > l0 ? (uint32_t)(((1ull << l1) - 1) & ~((1ull << l0) - 1)) : 0;
+        uint32_t m = tap_bits(b * 16, n, sw, kx, W, pw);
         d->sqmask[b][kx] = (uint16_t)(m & 0xFFFF);
         d->sqmaskh[b][kx] = (uint16_t)(m >> 16);
       }
     }
+  /* 7x7 planes (mobile networks' last stages) waste 9 of 16 lanes a row; flattened, the 49 outputs
+   * are 4 vectors and every tap one masked load per vector */
   if (sh == 1 && sw == 1 && OH == H && OW == W && H * W <= 16 * OM_DW_FLAT_VECS &&
       kh * kw <= OM_DW_FLAT_TAPS) {
     d->flat = 1;
@@ -77,8 +82,7 @@ T512 static inline __attribute__((always_inline)) void tap_masks(int64_t ox, int
                                                                int64_t K, int64_t W, int64_t pw,
                                                                __mmask16 *mk, __mmask16 *mh) {
   for (int64_t kx = 0; kx < K; kx++) {
-    int64_t c0 = ox * S - pw + kx, l0 = c0 < 0 ? -c0 : 0, l1 = W - c0 < S * n ? W - c0 : S * n;
-    uint32_t m = l1 > l0 ? (uint32_t)(((1ull << l1) - 1) & ~((1ull << l0) - 1)) : 0;
+    uint32_t m = tap_bits(ox, n, S, kx, W, pw);
     mk[kx] = (__mmask16)(m & 0xFFFF);
     mh[kx] = (__mmask16)(m >> 16);
   }
