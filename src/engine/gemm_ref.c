@@ -207,14 +207,15 @@ void om_gemm_range(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch
              * requested now */
             int64_t t1 = t + 1, nrow = ic + (t1 / njr) * mr, ncol = jc + (t1 % njr) * nr;
             int64_t nm = mc - (t1 / njr) * mr < mr ? mc - (t1 / njr) * mr : mr;
+            int64_t nn = nc - (t1 % njr) * nr < nr ? nc - (t1 % njr) * nr : nr; /* stay inside C */
             for (int64_t i = 0; i < nm; i++) {
               const float *cp = g->c + (nrow + i) * g->ldc + ncol;
               __builtin_prefetch(cp, 1, 3);
-              __builtin_prefetch(cp + nr - 1, 1, 3);
+              __builtin_prefetch(cp + nn - 1, 1, 3);
               if (init) {
                 const float *ip = g->init + (nrow + i) * g->ldi + ncol;
                 __builtin_prefetch(ip, 0, 3);
-                __builtin_prefetch(ip + nr - 1, 0, 3);
+                __builtin_prefetch(ip + nn - 1, 0, 3);
               }
             }
           }
