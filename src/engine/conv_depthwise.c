@@ -28,7 +28,7 @@ void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t
   memset(d, 0, sizeof *d);
   d->H = H; d->W = W; d->OH = OH; d->OW = OW; d->kh = kh; d->kw = kw; d->sh = sh; d->sw = sw;
   d->ph = ph; d->pw = pw;
-  if (kh == kw && sh == sw && kw <= 5) /* the square kernels' tap masks (dw_sq) */
+  if (kh == kw && sh == sw && (kw == 3 || kw == 5)) /* the square kernels' tap masks (dw_sq) */
     for (int64_t b = 0; b < OM_DW_SQ_BLOCKS && b * 16 < OW; b++) {
       int64_t n = OW - b * 16 < 16 ? OW - b * 16 : 16;
       for (int64_t kx = 0; kx < kw; kx++) {
@@ -139,7 +139,7 @@ T512 static __attribute__((noinline)) void act_rows(float *y, int64_t n, int act
 }
 
 /* A row of zeros that dw_sq reads for input rows outside the plane (with the same column masks as a
- * real row, so only columns [0, W) of it: planes wider than OM_DW_SQ_MAXW take dw_body). */
+ * real row, so only its floats [0, pw + W): wider planes take dw_body). */
 #define OM_DW_SQ_MAXW 2048
 static const float dw_zeros[OM_DW_SQ_MAXW + 64];
 
@@ -303,7 +303,8 @@ T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, flo
     dw_flat(d, x, w, bias, sum, act, alpha, beta, y);
     return;
   }
-  if (d->kh == d->kw && d->sh == d->sw && (d->kw == 3 || d->kw == 5) && d->W <= OM_DW_SQ_MAXW) {
+  if (d->kh == d->kw && d->sh == d->sw && (d->kw == 3 || d->kw == 5) &&
+      d->pw + d->W <= OM_DW_SQ_MAXW) {
     /* 7 rows a pass where that tiles the plane and 8 would not (the 7, 14, 28 planes) */
     int seven = d->OH % 7 == 0 && d->OH % 8 != 0;
     dw_sq_table[d->kw == 5][d->sw == 2][seven][act == OM_ACT_SILU](d, x, w, bias, sum, act, alpha, beta, y);

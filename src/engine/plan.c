@@ -1245,7 +1245,8 @@ static double step_flops(const char *op, const om_tensor *t, int nin, int nout) 
   return 0;
 }
 
-/* A Concat along an axis with only size-1 dims before it (the channels of one image) places its
+/* (Needs the producers of the surviving graph: see assemble.) A Concat along an axis with only size-1
+ * dims before it (the channels of one image) places its
  * inputs at consecutive byte ranges of its output: their producers write there directly (each input
  * becomes a view into the output at its offset) and the copy step goes away (squeezenet's Fire
  * modules, shufflenet's branches). Inputs that are graph outputs, views' roots, not made by a step,
@@ -1268,13 +1269,7 @@ static void elide_concats(bld *b) {
       ok = X && X->kind == VK_ARENA && !X->keep && X->dtype == Y->dtype;
       for (int j = 0; ok && j < k; j++) ok = w->in[j] != xv;
       for (int i = 0; ok && i < b->nv; i++) ok = !(b->v[i].kind == VK_VIEW && b->v[i].root == xv);
-      int made = 0; /* by a step (not a graph input, nor folded) */
-      for (int t = 0; ok && t < b->norder && !made; t++) {
-        const wnode *u = &b->nodes[b->order[t]];
-        if (!u->is_step || u == w) continue;
-        for (int o = 0; o < u->n.nout; o++) made |= u->out[o] == xv;
-      }
-      ok = ok && made;
+      ok = ok && X->producer >= 0 && b->nodes[X->producer].is_step; /* not a graph input, nor folded */
       if (ok) total += X->nbytes;
     }
     if (!ok || total != Y->nbytes) continue;
@@ -1293,6 +1288,13 @@ static void elide_concats(bld *b) {
 static int assemble(bld *b, char *err) {
   om_plan *P = b->plan;
   int rc;
+  /* Producers for the surviving graph (after fusion renames). */
+  for (int i = 0; i < b->nv; i++) b->v[i].producer = -1;
+  for (int s = 0; s < b->norder; s++) {
+    wnode *w = &b->nodes[b->order[s]];
+    for (int k = 0; k < w->n.nout; k++)
+      if (w->out[k] >= 0) b->v[w->out[k]].producer = b->order[s];
+  }
   if (!b->opts->no_fusion) elide_concats(b);
   int nsteps = 0, ndesc = 0;
   for (int s = 0; s < b->norder; s++) {
@@ -1301,13 +1303,6 @@ static int assemble(bld *b, char *err) {
       nsteps++;
       ndesc += w->n.nin + w->n.nout;
     }
-  }
-  /* Producers for the surviving graph (after fusion renames). */
-  for (int i = 0; i < b->nv; i++) b->v[i].producer = -1;
-  for (int s = 0; s < b->norder; s++) {
-    wnode *w = &b->nodes[b->order[s]];
-    for (int k = 0; k < w->n.nout; k++)
-      if (w->out[k] >= 0) b->v[w->out[k]].producer = b->order[s];
   }
   /* Lifetimes. */
   for (int i = 0; i < b->nv; i++) {
