@@ -71,7 +71,8 @@ int om_cdir_setup(om_cdir *d, int64_t C, int64_t M, int64_t H, int64_t W, int64_
   d->R = ohw % 8 && ohw % 7 == 0 ? 7 : 8;
   double tr_use = (double)ohw / (double)((ohw + d->R - 1) / d->R * d->R) * (double)M / (double)mpad;
   const char *env = getenv("OM_CONV_DIRECT"); /* "grid": never transposed (A/B runs) */
-  d->tr = ohw <= 1024 && tr_use > grid_use + 0.04 && !(env && strcmp(env, "grid") == 0);
+  d->zc = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pb == 0 && pl == 0 && pr == 0;
+  d->tr = ohw <= 1024 && tr_use > grid_use + 0.04 && !(env && strcmp(env, "grid") == 0) && !d->zc;
   d->ptiles = (ohw + d->R - 1) / d->R;
   d->ldt = mpad;
   /* grid: K blocks of equal size near OM_GEMM_KC (576 = 3 x 192 rather than 256 + 256 + 64), so no
@@ -80,7 +81,7 @@ int om_cdir_setup(om_cdir *d, int64_t C, int64_t M, int64_t H, int64_t W, int64_
   d->kcb = (d->K + nb - 1) / nb;
   /* Valid lanes read inside the planes; the junk lanes of a tile (ox >= OW) read up to Wq further.
    * Loads are masked to the grid, so that is all the slack needed. */
-  d->plane_floats = OM_ALIGN_UP((size_t)(C * d->py * d->px * plane + d->Wq + 64), 16);
+  d->plane_floats = d->zc ? 0 : OM_ALIGN_UP((size_t)(C * d->py * d->px * plane + d->Wq + 64), 16);
   *scratch_bytes = (d->plane_floats + (d->tr ? (size_t)(ohw * mpad) : 0)) * sizeof(float);
   *index_ints = (size_t)(d->K + (d->tr ? ohw : 2 * d->tiles));
   return OM_OK;
@@ -351,17 +352,20 @@ T512 static void tr_store(const om_cdir *d, const float *T, const om_gemm_epi *e
 
 void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
                  int act, float alpha, float beta, float *y, void *scratch, om_intra team) {
-  float *xp = scratch; /* team slice 0: the phase planes, shared by the team */
-  const size_t used = (size_t)(d->C * d->py * d->px * d->Hq * d->Wq);
+  /* team slice 0: the phase planes, shared by the team (zc: the image itself, read only) */
+  float *xp = d->zc ? (float *)(uintptr_t)x : scratch;
+  const size_t used = d->zc ? 0 : (size_t)(d->C * d->py * d->px * d->Hq * d->Wq);
   om_gemm_epi epi = {bias, act, alpha, beta};
   const int64_t mp = (d->M + MR - 1) / MR;
   int nt = team.nthreads;
   if ((double)d->M * (double)(d->OH * d->OW) * (double)d->K < 262144.0) nt = 1;
-  float *T = xp + d->plane_floats; /* transposed mode: [pixel][channel] partial sums */
+  float *T = (float *)scratch + d->plane_floats; /* transposed mode: [pixel][channel] partial sums */
   const int64_t jp = (d->M + NR - 1) / NR;
   if (nt <= 1) {
-    fill_planes(d, x, xp, 0, d->C);
-    memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
+    if (!d->zc) {
+      fill_planes(d, x, xp, 0, d->C);
+      memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
+    }
     if (d->tr) {
       tr_range(d, xp, a, T, 0, d->ptiles, 0, d->M);
       tr_store(d, T, &epi, sum, y, 0, d->M);
@@ -373,9 +377,11 @@ void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *
 #pragma omp parallel num_threads(nt)
   {
     int t = omp_get_thread_num(), n = omp_get_num_threads();
-    fill_planes(d, x, xp, d->C * t / n, d->C * (t + 1) / n);
-    if (t == 0) memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
+    if (!d->zc) {
+      fill_planes(d, x, xp, d->C * t / n, d->C * (t + 1) / n);
+      if (t == 0) memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
 #pragma omp barrier
+    }
     if (d->tr) {
       /* split the channel panels while each thread gets one, else the pixel tiles */
       if (jp >= n)

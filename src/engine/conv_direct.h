@@ -4,8 +4,8 @@
  * the padded pixels (qy + sh*i, qx + sw*j), Hq x Wq of them (stride 1: one phase, the padded plane).
  * On the grid p = oy*Wq + ox, the input element that weight (c, ky, kx) meets is in phase
  * (ky*dh % sh, kx*dw % sw) at row oy + ky*dh/sh, column ox + kx*dw/sw: at a fixed offset off[k] from p,
- * so row k of the GEMM's B operand is the phase planes shifted by off[k]. (A 1x1 stride-1 unpadded
- * Conv stays a plain GEMM on the image: reading it unpacked measured no faster.) The micro-kernel (8 output
+ * so row k of the GEMM's B operand is the phase planes shifted by off[k]. A 1x1 stride-1 unpadded
+ * Conv reads the image itself (nothing copied; grid tiles only). The micro-kernel (8 output
  * channels x 32 grid columns, weights pre-packed as in gemm.h) loads B straight from the padded image,
  * so nothing is packed per K block. Grid columns ox >= OW are computed and dropped: stores compress the
  * valid lanes into the NCHW output, and partial sums / the residual are expanded back on load.
@@ -33,7 +33,9 @@ typedef struct om_cdir {
   const uint32_t *tvalid;             /* grid: per tile, the lanes on valid outputs */
   const int32_t *tdst;                /* grid: per tile, the output index of its first valid lane */
   const int32_t *pix;                 /* tr: per output pixel, its grid position */
-  size_t plane_floats;                /* C*py*px*Hq*Wq + read slack */
+  size_t plane_floats;                /* C*py*px*Hq*Wq + read slack; 0 when zc */
+  int zc;                             /* 1x1, stride 1, unpadded: the image is its own phase plane
+                                         (read in place, nothing copied) */
 } om_cdir;
 
 /* 1 when the shape suits it: 2-D, stride 1 or 2, this CPU runs AVX-512, offsets fit 32 bits, and the

@@ -447,6 +447,17 @@ static void all_cases(void) {
     run_conv(mk2(1, 3, 40, 38, 16, 1, 7, 2, 1, 3), 0, path);
     run_conv(mk2(1, 33, 14, 14, 20, 1, 1, 2, 1, 0), 0, path);
     run_conv(mk2(1, 300, 5, 7, 13, 1, 1, 1, 1, 0), 0, path);
+    /* 1x1 stride 1 read in place up to 128 output channels per group (past it, and below 128
+     * pixels, the packed GEMM): K > KC, a grid tail, residual + activation, batch 2, groups */
+    t = mk2(2, 300, 13, 13, 128, 1, 1, 1, 1, 0);
+    t.act = OM_ACT_RELU; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(1, 40, 12, 15, 129, 1, 1, 1, 1, 0);
+    t.act = OM_ACT_CLIP; t.sum = 1;
+    run_conv(t, 0, path);
+    t = mk2(2, 12, 11, 13, 18, 2, 1, 1, 1, 0);
+    t.act = OM_ACT_SILU; t.sum = 1; t.bias = 0;
+    run_conv(t, 0, path);
     t = mk2(1, 8, 13, 21, 16, 1, 3, 2, 2, 2);
     t.s[1] = 1; t.act = OM_ACT_RELU; t.sum = 1;
     run_conv(t, 0, path);
