@@ -350,22 +350,30 @@ T512 static void tr_store(const om_cdir *d, const float *T, const om_gemm_epi *e
   }
 }
 
+/* Channels [c0, c1) of the image into the phase planes (team slice 0, shared by the team); slack:
+ * also zero the read slack after them. zc: nothing to copy, the image is read in place. */
+static void fill_slice(const om_cdir *d, const float *x, float *planes, int64_t c0, int64_t c1, int slack) {
+  if (d->zc) return;
+  fill_planes(d, x, planes, c0, c1);
+  if (slack) {
+    const size_t used = (size_t)(d->C * d->py * d->px * d->Hq * d->Wq);
+    memset(planes + used, 0, (d->plane_floats - used) * sizeof(float));
+  }
+}
+
 void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
                  int act, float alpha, float beta, float *y, void *scratch, om_intra team) {
-  /* team slice 0: the phase planes, shared by the team (zc: the image itself, read only) */
-  float *xp = d->zc ? (float *)(uintptr_t)x : scratch;
-  const size_t used = d->zc ? 0 : (size_t)(d->C * d->py * d->px * d->Hq * d->Wq);
+  float *planes = scratch;
+  const float *xp = d->zc ? x : planes;
   om_gemm_epi epi = {bias, act, alpha, beta};
   const int64_t mp = (d->M + MR - 1) / MR;
   int nt = team.nthreads;
   if ((double)d->M * (double)(d->OH * d->OW) * (double)d->K < 262144.0) nt = 1;
-  float *T = (float *)scratch + d->plane_floats; /* transposed mode: [pixel][channel] partial sums */
+  /* transposed mode: [pixel][channel] partial sums after the planes */
+  float *T = d->tr ? (float *)scratch + d->plane_floats : NULL;
   const int64_t jp = (d->M + NR - 1) / NR;
   if (nt <= 1) {
-    if (!d->zc) {
-      fill_planes(d, x, xp, 0, d->C);
-      memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
-    }
+    fill_slice(d, x, planes, 0, d->C, 1);
     if (d->tr) {
       tr_range(d, xp, a, T, 0, d->ptiles, 0, d->M);
       tr_store(d, T, &epi, sum, y, 0, d->M);
@@ -378,8 +386,7 @@ void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *
   {
     int t = omp_get_thread_num(), n = omp_get_num_threads();
     if (!d->zc) {
-      fill_planes(d, x, xp, d->C * t / n, d->C * (t + 1) / n);
-      if (t == 0) memset(xp + used, 0, (d->plane_floats - used) * sizeof(float));
+      fill_slice(d, x, planes, d->C * t / n, d->C * (t + 1) / n, t == 0);
 #pragma omp barrier
     }
     if (d->tr) {
