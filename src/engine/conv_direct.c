@@ -254,6 +254,28 @@ static void cdir_range(const om_cdir *d, const float *xp, const float *a, const 
 }
 
 
+/* zc only: the outputs at flattened pixels [p0, p1) of channels [m0, m1) (m0 a multiple of MR) into
+ * y[m - m0][p - p0], rows ldy apart; no residual. What a band of a fused chain needs (conv_chain.c):
+ * the tiles start at p0, wherever the grid's own tiles would. */
+void om_cdir_rows(const om_cdir *d, const float *x, const float *a, const om_gemm_epi *epi, int64_t p0,
+                  int64_t p1, int64_t m0, int64_t m1, float *y, int64_t ldy) {
+  const int64_t M = d->M, K = d->K, mpad = (M + MR - 1) / MR * MR;
+  if (m1 > M) m1 = M;
+  for (int64_t pc = 0; pc < K; pc += d->kcb) {
+    int64_t kc = K - pc < d->kcb ? K - pc : d->kcb;
+    int last = pc + kc >= K;
+    const float *ablk = a + pc * mpad;
+    for (int64_t p = p0; p < p1; p += NR) {
+      uint32_t v = p1 - p >= NR ? 0xFFFFFFFFu : (1u << (p1 - p)) - 1;
+      for (int64_t ir = m0; ir < m1; ir += MR) {
+        int mr = (int)(m1 - ir < MR ? m1 - ir : MR);
+        ukr(kc, ablk + ir * kc, x + p, d->off + pc, y + (ir - m0) * ldy + (p - p0), ldy, mr, v, v, NULL,
+            pc > 0, last ? epi : NULL, ir);
+      }
+    }
+  }
+}
+
 /* Transposed tile: R pixels (q[i]: the phase planes at pixel i's grid position) x 32 output channels
  * of the panel w (kc x 32, gemm.h's packed B layout); t: the [pixel][channel] buffer at the tile's
  * first pixel and channel. Rows >= r are computed on a repeated pointer and not stored. */

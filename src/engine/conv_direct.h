@@ -58,4 +58,10 @@ void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst);
 void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
                  int act, float alpha, float beta, float *y, void *scratch, om_intra team);
 
+/* zc geometry only (a 1x1 stride-1 unpadded Conv): outputs at flattened pixels [p0, p1) of channels
+ * [m0, m1) (m0 a multiple of 8) into y[m - m0][p - p0] (rows ldy apart), bias and activation from epi;
+ * serial. The same sums as om_cdir_run's. */
+void om_cdir_rows(const om_cdir *d, const float *x, const float *a, const om_gemm_epi *epi, int64_t p0,
+                  int64_t p1, int64_t m0, int64_t m1, float *y, int64_t ldy);
+
 #endif

@@ -13,11 +13,14 @@
  *     (conv_direct.c): the GEMM micro-kernel's tile with B read from there, nothing packed; also
  *     a 1x1 stride-1 Conv with at most 128 output channels per group, reading the image in place.
  *     OM_CONV_DIRECT=0 turns it off (A/B runs).
+ *   - depthwise after a 1x1 Conv whose output is 2 MB or more (the planner's fuse_chain, om_pre):
+ *     both in row bands (conv_chain.c), the 1x1's output never written whole.
  *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths, fp32): Winograd F(4x4, 3x3) where
  *     om_wino_profitable says so (conv_winograd.c), unless the plan options turn it off
  *     (--no-winograd); the REF path always stays direct.
  * Constant weights are packed into the GEMM layout at prepare. ConvTranspose: col = W^T X by GEMM,
  * then col2im scatter-add (simple and correct; speed is secondary there). */
+#include "engine/conv_chain.h"
 #include "engine/conv_depthwise.h"
 #include "engine/conv_direct.h"
 #include "engine/conv_winograd.h"
@@ -55,6 +58,12 @@ typedef struct conv_params {
   size_t wbf16_stride;
   int in_scale;                   /* om_in_scale: X's channel c times input 4's value (CONV_GEMM_1X1) */
   int64_t scale_nstride;          /* that input's stride between images: C, or 0 when shared */
+  int pre;                        /* om_pre: a 1x1 Conv in front (inputs 5, 6), run in bands */
+  om_chain chain;
+  const float *wpre;              /* its packed weights */
+  int pre_act;
+  float pre_alpha, pre_beta;
+  int64_t pre_C;                  /* its input channels */
 } conv_params;
 
 /* ---- implicit im2col: B[k, j] with k = ((c*kd + z)*kh + y)*kw + x, j = (oz*OH + oy)*OW + ox ---- */
@@ -323,6 +332,26 @@ static int conv_prepare(om_prep *p, char *err) {
   const om_tensor *B = p->nin > 2 ? p->in[2] : NULL;
   int rc;
   if ((rc = om_check_float(X, "X", err)) || (rc = om_check_float(Wt, "W", err))) return rc;
+  /* om_pre (the planner's fuse_chain): X feeds a 1x1 Conv (weights input 5, bias input 6) whose
+   * output this depthwise Conv reads: shapes below are those of that output (xv) */
+  om_tensor xv;
+  const om_tensor *W1 = NULL, *B1 = NULL;
+  int pre = om_attr_int(p, "om_pre", 0) != 0;
+  if (pre) {
+    W1 = p->nin > 5 ? p->in[5] : NULL;
+    B1 = p->nin > 6 ? p->in[6] : NULL;
+    if ((rc = om_check_float(W1, "om_pre W (input 5)", err))) return rc;
+    if (X->ndim != 4 || W1->ndim != 4 || W1->dims[1] != X->dims[1] || W1->dims[2] != 1 || W1->dims[3] != 1 ||
+        !W1->data)
+      return om_seterr(err, OM_E_INVALID, "om_pre needs a constant [M, C, 1, 1] weight over X's channels");
+    if (om_tensor_present(B1) &&
+        ((rc = om_check_float(B1, "om_pre B (input 6)", err)) || B1->ndim != 1 || B1->dims[0] != W1->dims[0]))
+      return rc ? rc : om_seterr(err, OM_E_INVALID, "om_pre bias must have shape [%lld]", (long long)W1->dims[0]);
+    xv = *X;
+    xv.dims[1] = W1->dims[0];
+    xv.data = NULL;
+    X = &xv;
+  }
   if (X->ndim < 3 || X->ndim > 5)
     return om_seterr(err, OM_E_UNSUPPORTED, "input X has %d dims; Conv supports 1-D to 3-D images (3 to 5 dims)", X->ndim);
   if (Wt->ndim != X->ndim)
@@ -410,7 +439,31 @@ static int conv_prepare(om_prep *p, char *err) {
       om_dw_setup(&c->dwk, c->H, c->W, c->OH, c->OW, c->kh, c->kw, c->sh, c->sw, c->ph, c->pw);
       c->dw_fast = 1;
     }
+    if (pre) {
+      if (!c->dw_fast || c->D != 1 || c->in_scale)
+        return om_seterr(err, OM_E_UNSUPPORTED, "om_pre needs the AVX-512 2-D depthwise kernel");
+      size_t nidx, per, tot;
+      if ((rc = om_chain_setup(&c->chain, p->in[0]->dims[1], c->M, c->H, c->W, c->OH, c->OW, c->kh, c->kw,
+                               c->sh, c->sw, c->ph, c->pw, &p->scratch_bytes, &nidx, err)))
+        return rc;
+      int32_t *off = om_prep_alloc(p, nidx * sizeof(int32_t));
+      per = om_chain_weight_floats(&c->chain);
+      float *wp = om_mul_size(per, sizeof(float), &tot) ? NULL : om_prep_alloc(p, tot);
+      if (!off || !wp) return om_seterr(err, OM_E_NOMEM, "out of memory for the fused 1x1 Conv's weights");
+      om_chain_index(&c->chain, off);
+      om_chain_pack_weights(&c->chain, W1->data, wp);
+      c->wpre = wp;
+      c->pre = 1;
+      c->pre_C = p->in[0]->dims[1];
+      c->pre_act = (int)om_attr_int(p, "om_pre_act", OM_ACT_NONE);
+      if (c->pre_act < OM_ACT_NONE || c->pre_act > OM_ACT_SILU)
+        return om_seterr(err, OM_E_INVALID, "om_pre_act %d is not a known activation", c->pre_act);
+      c->pre_alpha = om_attr_float(p, "om_pre_alpha", 0.0f);
+      c->pre_beta = om_attr_float(p, "om_pre_beta", 0.0f);
+      p->consumed |= 1u << 5;
+    }
   } else {
+    if (pre) return om_seterr(err, OM_E_INVALID, "om_pre needs a depthwise Conv");
     int one = ksz == 1 && c->sd == 1 && c->sh == 1 && c->sw == 1 && c->pd == 0 && c->ph == 0 &&
               c->pw == 0 && c->OD == c->D && c->OH == c->H && c->OW == c->W;
     c->kind = one ? CONV_GEMM_1X1 : CONV_IM2COL;
@@ -530,6 +583,16 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
   float *y = out[0].data;
   const int64_t ihw = c->D * c->H * c->W, ohw = c->OD * c->OH * c->OW;
   om_intra team = om_intra_get();
+  if (c->pre) {
+    const float *b1 = nin > 6 && in[6].ndim >= 0 ? in[6].data : NULL;
+    for (int64_t n = 0; n < c->N; n++) {
+      om_chain_args a = {x + n * c->pre_C * ihw, c->wpre, b1, c->pre_act, c->pre_alpha, c->pre_beta,
+                         w, bias, sum ? sum + n * c->M * ohw : NULL, c->act, c->alpha, c->beta,
+                         y + n * c->M * ohw};
+      om_chain_run(&c->chain, &a, scratch, team);
+    }
+    return;
+  }
   if (c->kind == CONV_DEPTHWISE) {
     /* planes are independent: split them over the team, each thread with its scratch slice */
     int64_t planes = c->N * c->M;

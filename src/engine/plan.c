@@ -15,6 +15,7 @@
  * Load time is mostly first-touch page faults on big buffers, so large zeroed blocks come straight
  * from mmap (zero already, huge-page advised, no memset) and buffers that are fully overwritten
  * are never zeroed. */
+#include "engine/conv_chain.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
 #include "engine/op.h"
@@ -182,6 +183,7 @@ typedef struct {
   int act;                      /* fused activation, for describe */
   int sum;
   int in_scale;                 /* fused per-channel input scale (om_in_scale), for describe */
+  int pre, pre_act;             /* a 1x1 Conv fused in front (om_pre, conv_chain.c), for describe */
   unsigned consumed;            /* om_prep.consumed of the last prepare */
 } wnode;
 
@@ -525,7 +527,7 @@ static int build_nodes(bld *b, char *err) {
       return om_seterr(err, OM_E_UNSUPPORTED, NODE_FMT ": unsupported op %s (opset %d)", NODE_ARGS(w),
                        w->n.op_type, opset);
     /* Room for the fused attributes the planner may add. */
-    onnx_attr *attrs = pool_alloc(&b->plan->mem, sizeof(onnx_attr) * (size_t)(src->nattr + 6));
+    onnx_attr *attrs = pool_alloc(&b->plan->mem, sizeof(onnx_attr) * (size_t)(src->nattr + 10));
     char **ins = pool_alloc(&b->plan->mem, sizeof(char *) * OM_MAX_IO);
     char **outs = pool_alloc(&b->plan->mem, sizeof(char *) * OM_MAX_IO);
     if (!attrs || !ins || !outs) return om_seterr(err, OM_E_NOMEM, "out of memory copying nodes");
@@ -917,23 +919,14 @@ static int same_shape(const pval *a, const pval *b) {
 
 static void rename_out(bld *b, wnode *x, wnode *from) {
   x->out[0] = from->out[0];
+  b->v[x->out[0]].producer = (int)(x - b->nodes);
   x->n.outputs[0] = b->v[from->out[0]].name;
   from->dead = 1;
 }
 
-/* Mul(x, s) -> Conv, with s one value per input channel ([1 or N, C, 1, 1] or [C, 1, 1]: efficientnet's
- * squeeze-excitation gates), the product used by nothing else, and the Conv a 1x1 stride-1 unpadded
- * ungrouped one (a plain GEMM): the Conv reads x and scales each channel while packing it for the GEMM
- * (om_in_scale, s as input 4) -- the same float products the Mul made, without writing and reading
- * them back. */
-static int fuse_in_scale(bld *b, wnode *c) {
-  int xv = c->in[0], cons[2];
-  if (c->n.nin > 3 || xv < 0 || c->in[1] < 0) return 0;
-  const pval *X = &b->v[xv], *W = &b->v[c->in[1]];
-  if (X->keep || X->producer < 0 || X->dtype != OM_DT_FLOAT || X->ndim != 4) return 0;
-  if (W->ndim != 4 || W->dims[1] != X->dims[1] || W->dims[1] < 2 || W->dims[2] != 1 || W->dims[3] != 1)
-    return 0;
-  /* attributes of an unexpected type are left for Conv's prepare to refuse */
+/* A Conv whose attributes say group 1, strides 1, no pads (what a 1x1 GEMM-like Conv needs of them).
+ * Attributes of an unexpected type are left for Conv's prepare to refuse: 0 here. */
+static int plain_conv(const wnode *c) {
   const onnx_attr *a;
   if ((a = node_attr(&c->n, "group")) && (a->type != ONNX_ATTR_INT || a->i != 1)) return 0;
   if ((a = node_attr(&c->n, "strides"))) {
@@ -949,6 +942,22 @@ static int fuse_in_scale(bld *b, wnode *c) {
   if ((a = node_attr(&c->n, "auto_pad")) &&
       (a->type != ONNX_ATTR_STRING || !a->s || (strcmp(a->s, "NOTSET") != 0 && strcmp(a->s, "VALID") != 0)))
     return 0;
+  return 1;
+}
+
+/* Mul(x, s) -> Conv, with s one value per input channel ([1 or N, C, 1, 1] or [C, 1, 1]: efficientnet's
+ * squeeze-excitation gates), the product used by nothing else, and the Conv a 1x1 stride-1 unpadded
+ * ungrouped one (a plain GEMM): the Conv reads x and scales each channel while packing it for the GEMM
+ * (om_in_scale, s as input 4) -- the same float products the Mul made, without writing and reading
+ * them back. */
+static int fuse_in_scale(bld *b, wnode *c) {
+  int xv = c->in[0], cons[2];
+  if (c->n.nin > 3 || xv < 0 || c->in[1] < 0) return 0;
+  const pval *X = &b->v[xv], *W = &b->v[c->in[1]];
+  if (X->keep || X->producer < 0 || X->dtype != OM_DT_FLOAT || X->ndim != 4) return 0;
+  if (W->ndim != 4 || W->dims[1] != X->dims[1] || W->dims[1] < 2 || W->dims[2] != 1 || W->dims[3] != 1)
+    return 0;
+  if (!plain_conv(c)) return 0;
   wnode *mu = &b->nodes[X->producer];
   if (mu->dead || !is_op(mu, "Mul") || mu->n.nin != 2 || mu->out[0] != xv || !only_output_used(mu)) return 0;
   if (consumers(b, xv, cons, 2) != 1) return 0;
@@ -1070,6 +1079,85 @@ static int fuse_act(bld *b, wnode *x) {
   return 1;
 }
 
+/* 1x1 Conv (its bias and activation fused) -> depthwise Conv, the 1x1's output used by nothing else
+ * and too large for L2 (OM_CHAIN_MIN_KB, default CHAIN_MIN_KB, per image): the depthwise Conv takes the
+ * 1x1's input, weights (input 5) and bias (input 6) and runs both in row bands (conv_chain.c), so the
+ * expanded tensor is never written whole. AVX-512 and float32 only, the kernels it runs on. */
+#define CHAIN_MIN_KB 2048
+static int fuse_chain(bld *b, wnode *d) {
+  if (b->kernel_path != OM_KERNEL_AVX512 || b->opts->precision == OM_PRECISION_BF16) return 0;
+  if (node_attr(&d->n, "om_pre") || d->in_scale || d->n.nin > 4 || (d->n.nin == 4 && d->in[3] >= 0 && !d->sum))
+    return 0;
+  int xv = d->in[0], cons[2];
+  if (xv < 0 || d->n.nin < 2 || d->in[1] < 0) return 0;
+  const pval *X = &b->v[xv], *W2 = const_float(b, d, 1);
+  if (X->keep || X->producer < 0 || X->dtype != OM_DT_FLOAT || X->ndim != 4 || !W2 || W2->ndim != 4) return 0;
+  const int64_t M = X->dims[1], H = X->dims[2], Wd = X->dims[3], kh = W2->dims[2], kw = W2->dims[3];
+  if (W2->dims[0] != M || W2->dims[1] != 1 || M < 2) return 0;
+  const char *e = getenv("OM_CHAIN_MIN_KB"); /* tuning and A/B runs ("-1": never) */
+  double min_kb = e ? atof(e) : CHAIN_MIN_KB;
+  if (min_kb < 0 || (double)M * (double)H * (double)Wd * 4.0 < min_kb * 1024.0) return 0;
+  /* the depthwise Conv: group M, strides 1 or 2, dilations 1, explicit pads inside the kernel */
+  const onnx_attr *a;
+  int64_t st[2] = {1, 1}, pads[4] = {0, 0, 0, 0};
+  if (!(a = node_attr(&d->n, "group")) || a->type != ONNX_ATTR_INT || a->i != M) return 0;
+  if ((a = node_attr(&d->n, "strides"))) {
+    if (a->type != ONNX_ATTR_INTS || a->n != 2) return 0;
+    st[0] = a->ints[0];
+    st[1] = a->ints[1];
+  }
+  if ((a = node_attr(&d->n, "dilations"))) {
+    if (a->type != ONNX_ATTR_INTS || a->n != 2 || a->ints[0] != 1 || a->ints[1] != 1) return 0;
+  }
+  if ((a = node_attr(&d->n, "pads"))) {
+    if (a->type != ONNX_ATTR_INTS || a->n != 4) return 0;
+    for (int i = 0; i < 4; i++) pads[i] = a->ints[i];
+  }
+  if ((a = node_attr(&d->n, "kernel_shape")) &&
+      (a->type != ONNX_ATTR_INTS || a->n != 2 || a->ints[0] != kh || a->ints[1] != kw))
+    return 0;
+  if ((a = node_attr(&d->n, "auto_pad")) &&
+      (a->type != ONNX_ATTR_STRING || !a->s || strcmp(a->s, "NOTSET") != 0))
+    return 0;
+  for (int i = 0; i < 4; i++)
+    if (pads[i] < 0 || pads[i] >= (i % 2 ? kw : kh)) return 0;
+  if (H + pads[0] + pads[2] < kh || Wd + pads[1] + pads[3] < kw) return 0;
+  /* the 1x1 Conv: constant [M, C1, 1, 1] weights, plain, no residual or input scale */
+  wnode *x = &b->nodes[X->producer];
+  if (x->dead || !x->is_step || !is_op(x, "Conv") || x->out[0] != xv || !only_output_used(x) ||
+      x->in_scale || x->sum || x->n.nin > 3 || !plain_conv(x))
+    return 0;
+  if (consumers(b, xv, cons, 2) != 1) return 0;
+  const pval *X1 = x->in[0] >= 0 ? &b->v[x->in[0]] : NULL, *W1 = const_float(b, x, 1);
+  const pval *B1 = x->n.nin > 2 && x->in[2] >= 0 ? const_float(b, x, 2) : NULL;
+  if (!X1 || X1->dtype != OM_DT_FLOAT || X1->ndim != 4 || !W1 || W1->ndim != 4) return 0;
+  if (W1->dims[0] != M || W1->dims[1] != X1->dims[1] || W1->dims[2] != 1 || W1->dims[3] != 1) return 0;
+  if (X1->dims[0] != X->dims[0] || X1->dims[2] != H || X1->dims[3] != Wd) return 0;
+  if (x->n.nin > 2 && x->in[2] >= 0 && (!B1 || B1->ndim != 1 || B1->dims[0] != M)) return 0;
+  if (!om_chain_supported(X1->dims[1], M, H, Wd, kh, kw, st[0], st[1], 1, 1)) return 0;
+  for (int k = d->n.nin; k < 5; k++) {
+    d->in[k] = -1;
+    d->n.inputs[k] = "";
+  }
+  d->in[0] = x->in[0];
+  d->n.inputs[0] = b->v[x->in[0]].name;
+  d->in[5] = x->in[1];
+  d->n.inputs[5] = b->v[x->in[1]].name;
+  d->in[6] = B1 ? x->in[2] : -1;
+  d->n.inputs[6] = B1 ? b->v[x->in[2]].name : "";
+  d->n.nin = 7;
+  const onnx_attr *act = node_attr(&x->n, "om_act"), *al = node_attr(&x->n, "om_act_alpha"),
+                  *be = node_attr(&x->n, "om_act_beta");
+  add_attr_i(d, "om_pre", 1);
+  add_attr_i(d, "om_pre_act", act ? act->i : OM_ACT_NONE);
+  add_attr_f(d, "om_pre_alpha", al ? al->f : 0.0f);
+  add_attr_f(d, "om_pre_beta", be ? be->f : 0.0f);
+  d->pre_act = act ? (int)act->i : OM_ACT_NONE;
+  d->pre = 1;
+  x->dead = 1;
+  return 1;
+}
+
 static int fuse_all(bld *b, int *changed, char *err) {
   *changed = 0;
   for (int s = 0; s < b->norder; s++) {
@@ -1085,6 +1173,7 @@ static int fuse_all(bld *b, int *changed, char *err) {
       *changed |= fuse_add(b, w);
     }
     *changed |= fuse_act(b, w);
+    if (conv) *changed |= fuse_chain(b, w);
   }
   return OM_OK;
 }
@@ -1235,7 +1324,9 @@ static double numel(const om_tensor *t) {
 static double step_flops(const char *op, const om_tensor *t, int nin, int nout) {
   if (nin < 2 || nout < 1 || t[0].ndim < 1 || t[1].ndim < 2) return 0;
   const om_tensor *X = &t[0], *W = &t[1], *Y = &t[nin];
-  if (!strcmp(op, "Conv")) return 2 * numel(Y) * numel(W) / (double)W->dims[0];
+  if (!strcmp(op, "Conv")) /* + a fused 1x1 Conv in front (om_pre: its weights are input 5) */
+    return 2 * numel(Y) * numel(W) / (double)W->dims[0] +
+           (nin > 5 && t[5].ndim == 4 ? 2 * numel(X) * (double)t[5].dims[0] : 0);
   if (!strcmp(op, "ConvTranspose")) return 2 * numel(X) * numel(W) / (double)W->dims[0];
   if (!strcmp(op, "MatMul") || !strcmp(op, "Gemm")) {
     if (Y->ndim < 1 || W->ndim != 2) return 0;
@@ -1383,6 +1474,9 @@ static int assemble(bld *b, char *err) {
       len += snprintf(line + len, sizeof line - (size_t)len, " +sum");
     if (w->in_scale && len < (int)sizeof line - 1)
       len += snprintf(line + len, sizeof line - (size_t)len, " +channel scale");
+    if (w->pre && len < (int)sizeof line - 1)
+      len += snprintf(line + len, sizeof line - (size_t)len, " +after its 1x1 Conv%s%s, in bands",
+                      w->pre_act ? " +" : "", w->pre_act ? act_name(w->pre_act) : "");
     for (int k = 0; k < w->n.nout; k++) {
       om_tensor *t = &P->descs[d++];
       loc *l = &S->locs[w->n.nin + k];

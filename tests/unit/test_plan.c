@@ -593,6 +593,122 @@ static void test_concat_in_place(void) {
   }
 }
 
+/* 1x1 Conv + Clip -> depthwise Conv + Relu (mobilenet_v2's expansion and depthwise layers): on
+ * AVX-512 the planner runs them as one step in row bands (conv_chain.c). Forced on small shapes
+ * (OM_CHAIN_MIN_KB=0), with short bands and small channel groups (OM_CHAIN_ROWS, OM_CHAIN_KB) so
+ * bands, carried rows and groups all occur; the fused result matches a naive double loop and the
+ * unfused plan, and 1 and 2 intra-op threads give the same bytes. Variants: stride 1 / 2, 3x3 / 5x5,
+ * asymmetric pads, a residual on the depthwise output, the 1x1's output also a graph output (no
+ * fusion). */
+static void test_fusion_chain(void) {
+  static const struct {
+    int M, H, W, k, s, pt, pl, pb, pr, rows, res, keep;
+  } V[] = {
+      {20, 19, 37, 3, 1, 1, 1, 1, 1, 3, 0, 0},  {13, 23, 21, 3, 2, 1, 1, 1, 1, 2, 0, 0},
+      {24, 17, 33, 5, 2, 2, 2, 2, 2, 3, 0, 0},  {16, 16, 18, 3, 2, 0, 0, 1, 1, 4, 0, 0},
+      {9, 10, 40, 3, 1, 1, 1, 1, 1, 100, 1, 0}, {8, 12, 12, 3, 1, 1, 1, 1, 1, 3, 0, 1},
+  };
+  enum { N = 2, C = 5 };
+  const int avx512 = om_kernel_path_detect() == OM_KERNEL_AVX512;
+  setenv("OM_CHAIN_MIN_KB", "0", 1);
+  setenv("OM_CHAIN_KB", "1", 1);
+  for (size_t v = 0; v < OM_ARRAY_LEN(V); v++) {
+    const int M = V[v].M, H = V[v].H, W = V[v].W, k = V[v].k, st = V[v].s;
+    const int OH = (H + V[v].pt + V[v].pb - k) / st + 1, OW = (W + V[v].pl + V[v].pr - k) / st + 1;
+    static float w1[64 * C], b1[64], w2[64 * 25], b2[64], lo = 0.0f, hi = 6.0f;
+    unsigned s = 31 + (unsigned)v;
+    for (int i = 0; i < M * C; i++) w1[i] = frand(&s);
+    for (int i = 0; i < M * k * k; i++) w2[i] = frand(&s);
+    for (int i = 0; i < M; i++) b1[i] = frand(&s), b2[i] = 0.5f * frand(&s);
+    char rows[16];
+    snprintf(rows, sizeof rows, "%d", V[v].rows);
+    setenv("OM_CHAIN_ROWS", rows, 1);
+    gb g;
+    gb_start(&g, 13);
+    gb_input(&g, "x", 4, D(N, C, H, W));
+    if (V[v].res) gb_input(&g, "r", 4, D(N, M, OH, OW));
+    gb_init(&g, "W1", OM_DT_FLOAT, 4, D(M, C, 1, 1), w1, sizeof(float) * (size_t)(M * C));
+    gb_init(&g, "B1", OM_DT_FLOAT, 1, D(M), b1, sizeof(float) * (size_t)M);
+    gb_init(&g, "W2", OM_DT_FLOAT, 4, D(M, 1, k, k), w2, sizeof(float) * (size_t)(M * k * k));
+    gb_init(&g, "B2", OM_DT_FLOAT, 1, D(M), b2, sizeof(float) * (size_t)M);
+    gb_init(&g, "lo", OM_DT_FLOAT, 0, D(0), &lo, sizeof lo);
+    gb_init(&g, "hi", OM_DT_FLOAT, 0, D(0), &hi, sizeof hi);
+    gb_node(&g, "Conv", "expand", 3, S("x", "W1", "B1"), 1, S("e"));
+    gb_node(&g, "Clip", "clip", 3, S("e", "lo", "hi"), 1, S("ec"));
+    onnx_node *d = gb_node(&g, "Conv", "dw", 3, S("ec", "W2", "B2"), 1, S("dwo"));
+    gb_attr_i(d, "group", M);
+    static int64_t strides[2], pads[4];
+    strides[0] = strides[1] = st;
+    pads[0] = V[v].pt, pads[1] = V[v].pl, pads[2] = V[v].pb, pads[3] = V[v].pr;
+    onnx_attr *a = &d->attrs[d->nattr++];
+    a->name = "strides", a->type = ONNX_ATTR_INTS, a->n = 2, a->ints = strides;
+    a = &d->attrs[d->nattr++];
+    a->name = "pads", a->type = ONNX_ATTR_INTS, a->n = 4, a->ints = pads;
+    if (V[v].res) gb_node(&g, "Add", "res", 2, S("dwo", "r"), 1, S("sum"));
+    gb_node(&g, "Relu", "relu", 1, S(V[v].res ? "sum" : "dwo"), 1, S("y"));
+    gb_output(&g, "y");
+    if (V[v].keep) gb_output(&g, "ec");
+    char err[OM_ERR_LEN] = "";
+    om_plan *pf = NULL, *pu = NULL;
+    om_workspace *wf = NULL, *wu = NULL, *w2t = NULL;
+    om_plan_opts o;
+    memset(&o, 0, sizeof o);
+    int rc = build_run(&g.m, &o, 3, &pf, &wf, err);
+    CHECK(rc == OM_OK, "chain %zu fused: %s", v, err);
+    o.no_fusion = 1;
+    int rc2 = build_run(&g.m, &o, 3, &pu, &wu, err);
+    CHECK(rc2 == OM_OK, "chain %zu unfused: %s", v, err);
+    if (!rc && !rc2) {
+      int want = avx512 && !V[v].keep ? 1 : 2;
+      CHECK(om_plan_nsteps(pf) == want, "chain %zu: fused plan has %d steps, want %d", v, om_plan_nsteps(pf), want);
+      const float *x = om_workspace_input(wf, 0), *r = V[v].res ? om_workspace_input(wf, 1) : NULL;
+      const float *yf = om_workspace_output(wf, 0), *yu = om_workspace_output(wu, 0);
+      double worst = 0, worst_u = 0;
+      for (int n = 0; n < N; n++)
+        for (int m = 0; m < M; m++)
+          for (int oy = 0; oy < OH; oy++)
+            for (int ox = 0; ox < OW; ox++) {
+              double acc = b2[m];
+              for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++) {
+                  int iy = oy * st + ky - V[v].pt, ix = ox * st + kx - V[v].pl;
+                  if (iy < 0 || iy >= H || ix < 0 || ix >= W) continue;
+                  double e = b1[m];
+                  for (int c = 0; c < C; c++) e += (double)w1[m * C + c] * x[((n * C + c) * H + iy) * W + ix];
+                  e = e < 0 ? 0 : e > 6 ? 6 : e;
+                  acc += (double)w2[(m * k + ky) * k + kx] * e;
+                }
+              size_t i = (size_t)(((n * M + m) * OH + oy) * OW + ox);
+              if (r) acc += r[i];
+              acc = acc > 0 ? acc : 0;
+              double dv = fabs(yf[i] - acc) / (1 + fabs(acc)), du = fabs(yu[i] - acc) / (1 + fabs(acc));
+              if (dv > worst) worst = dv;
+              if (du > worst_u) worst_u = du;
+            }
+      CHECK(worst <= 1e-5, "chain %zu: fused vs naive: worst relative diff %g", v, worst);
+      CHECK(worst_u <= 1e-5, "chain %zu: unfused vs naive: worst relative diff %g", v, worst_u);
+      /* two intra-op threads split the channel groups: the same bytes */
+      if (om_workspace_new_threads(pf, 2, &w2t, err) == OM_OK) {
+        memcpy(om_workspace_input(w2t, 0), x, om_plan_input(pf, 0)->nbytes);
+        if (r) memcpy(om_workspace_input(w2t, 1), r, om_plan_input(pf, 1)->nbytes);
+        CHECK(om_run(pf, w2t, err) == OM_OK, "chain %zu: 2 threads: %s", v, err);
+        CHECK(memcmp(om_workspace_output(w2t, 0), yf, om_plan_output(pf, 0)->nbytes) == 0,
+              "chain %zu: 2 intra-op threads differ from 1", v);
+      } else {
+        CHECK(0, "chain %zu: workspace with 2 threads: %s", v, err);
+      }
+    }
+    om_workspace_free(w2t);
+    om_workspace_free(wf);
+    om_workspace_free(wu);
+    om_plan_free(pf);
+    om_plan_free(pu);
+  }
+  unsetenv("OM_CHAIN_MIN_KB");
+  unsetenv("OM_CHAIN_KB");
+  unsetenv("OM_CHAIN_ROWS");
+}
+
 int main(void) {
   test_sort_and_refusals();
   test_fold_chain_and_views();
@@ -600,6 +716,7 @@ int main(void) {
   test_fusion();
   test_fusion_in_scale();
   test_fusion_in_scale_bad_attr();
+  test_fusion_chain();
   test_concat_in_place();
   test_describe_and_kernel();
   if (failures) fprintf(stderr, "%d failure(s)\n", failures);
