@@ -181,11 +181,14 @@ static void fill_planes(const om_cdir *d, const float *x, float *xp, int64_t c0,
 }
 
 /* One 8 x 32 tile: rows row0.., grid columns at xb (+ off[k] per k); valid: lanes kept; inside: lanes
- * on the grid (the others are not loaded). c / init point at the tile's first valid output of row
+ * on the grid (the others are not loaded). pfb: also prefetch the next tile's lines at every off[k]
+ * (the callers set it on a tile's first row panel): a tile reads K lines scattered over the planes,
+ * too many streams for the hardware prefetcher, so each k would wait on L2 (measured: resnet18 and
+ * resnet50 +3%, mobilenet_v2 +2% images/s). c / init point at the tile's first valid output of row
  * row0 (rows ldc apart, valid lanes contiguous). */
 T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t *off, float *c,
                      int64_t ldc, int mr, uint32_t valid, uint32_t inside, const float *init,
-                     int load_c, const om_gemm_epi *epi, int64_t row0) {
+                     int load_c, const om_gemm_epi *epi, int64_t row0, int pfb) {
   const __mmask16 l0 = (__mmask16)(inside & 0xFFFFu), l1 = (__mmask16)(inside >> 16);
   const __mmask16 v0 = (__mmask16)(valid & 0xFFFFu), v1 = (__mmask16)(valid >> 16);
   const int n0 = __builtin_popcount(v0), n1 = __builtin_popcount(v1);
@@ -201,6 +204,10 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
     for (int64_t k = 0; k < kc; k++) {
       const float *bp = xb + off[k];
       __m512 b0 = _mm512_maskz_loadu_ps(l0, bp), b1 = _mm512_maskz_loadu_ps(l1, bp + 16);
+      if (pfb) {
+        _mm_prefetch((const char *)(bp + 32), _MM_HINT_T0);
+        _mm_prefetch((const char *)(bp + 48), _MM_HINT_T0);
+      }
       FMAROW(0) FMAROW(1) FMAROW(2) FMAROW(3) FMAROW(4) FMAROW(5) FMAROW(6) FMAROW(7)
       a += MR;
     }
@@ -232,6 +239,7 @@ T512 static void ukr(int64_t kc, const float *a, const float *xb, const int32_t 
 /* Tiles [t0, t1) x output rows [i0, i1) (i0 a multiple of MR) over the padded image xp. */
 static void cdir_range(const om_cdir *d, const float *xp, const float *a, const om_gemm_epi *epi,
                        const float *sum, float *y, int64_t t0, int64_t t1, int64_t i0, int64_t i1) {
+
   const int64_t M = d->M, K = d->K, ohw = d->OH * d->OW;
   const int64_t mpad = (M + MR - 1) / MR * MR;
   if (i1 > M) i1 = M;
@@ -247,7 +255,7 @@ static void cdir_range(const om_cdir *d, const float *xp, const float *a, const 
         int mr = (int)(i1 - ir < MR ? i1 - ir : MR);
         const float *init = pc == 0 && sum ? sum + ir * ohw + dst : NULL;
         ukr(kc, ablk + ir * kc, xp + p0, d->off + pc, y + ir * ohw + dst, ohw, mr, valid, inside, init,
-            pc > 0, last ? epi : NULL, ir);
+            pc > 0, last ? epi : NULL, ir, ir == i0);
       }
     }
   }
@@ -270,7 +278,7 @@ void om_cdir_rows(const om_cdir *d, const float *x, const float *a, const om_gem
       for (int64_t ir = m0; ir < m1; ir += MR) {
         int mr = (int)(m1 - ir < MR ? m1 - ir : MR);
         ukr(kc, ablk + ir * kc, x + p, d->off + pc, y + (ir - m0) * ldy + (p - p0), ldy, mr, v, v, NULL,
-            pc > 0, last ? epi : NULL, ir);
+            pc > 0, last ? epi : NULL, ir, 0);
       }
     }
   }
