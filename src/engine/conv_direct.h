@@ -58,6 +58,9 @@ void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst);
 void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
                  int act, float alpha, float beta, float *y, void *scratch, om_intra team);
 
+/* o[t] = src[ix + t*sw] for t < run where 0 <= ix + t*sw < W, else 0 (sw 1 or 2): one padded row of
+ * a phase plane or of an im2col panel. AVX-512. */
+void om_row_gather512(float *o, const float *src, int64_t ix, int64_t run, int64_t sw, int64_t W);
 /* zc geometry only (a 1x1 stride-1 unpadded Conv): outputs at flattened pixels [p0, p1) of channels
  * [m0, m1) (m0 a multiple of 8) into y[m - m0][p - p0] (rows ldy apart), bias and activation from epi;
  * serial. The same sums as om_cdir_run's. */

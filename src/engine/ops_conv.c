@@ -72,41 +72,6 @@ typedef struct im2col_ctx {
   const float *x; /* first input channel of the group, image n */
 } im2col_ctx;
 
-/* AVX-512 row copy for the packer: o[t] = src[ix + t*sw] where 0 <= ix + t*sw < W, else 0
- * (sw 1 or 2); masked loads never touch memory outside the row, stride 2 takes the even lanes of
- * two loads with one permute. Short runs (7x7 and 14x14 outputs) no longer go through memcpy. */
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
-static void copy_run512(float *o, const float *src, int64_t ix, int64_t run, int64_t sw, int64_t W) {
-  int64_t lo = ix >= 0 ? 0 : (-ix + sw - 1) / sw;
-  int64_t hi = ix >= W ? 0 : (W - 1 - ix) / sw + 1;
-  if (hi > run) hi = run;
-  if (lo > hi) lo = hi;
-  const __m512 z = _mm512_setzero_ps();
-  for (int64_t t = 0; t < lo; t += 16) {
-    int64_t n = lo - t < 16 ? lo - t : 16;
-    _mm512_mask_storeu_ps(o + t, (__mmask16)((1u << n) - 1), z);
-  }
-  for (int64_t t = hi; t < run; t += 16) {
-    int64_t n = run - t < 16 ? run - t : 16;
-    _mm512_mask_storeu_ps(o + t, (__mmask16)((1u << n) - 1), z);
-  }
-  const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  for (int64_t t = lo; t < hi; t += 16) {
-    int64_t n = hi - t < 16 ? hi - t : 16;
-    __mmask16 m = n == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-    const float *q = src + ix + t * sw;
-    if (sw == 1) {
-      _mm512_mask_storeu_ps(o + t, m, _mm512_maskz_loadu_ps(m, q));
-    } else { /* elements q[0 .. 2n-2] */
-      int64_t e = 2 * n - 1;
-      __mmask16 ma = e >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << e) - 1);
-      __mmask16 mb = e > 16 ? (__mmask16)((1u << (e - 16)) - 1) : 0;
-      __m512 a = _mm512_maskz_loadu_ps(ma, q), b = _mm512_maskz_loadu_ps(mb, q + 16);
-      _mm512_mask_storeu_ps(o + t, m, _mm512_permutex2var_ps(a, ev, b));
-    }
-  }
-}
-
 static inline __attribute__((always_inline)) void pack_body(const void *vctx, int64_t k0, int64_t kc,
                                                             int64_t j0, int64_t nc, int nr, float *dst,
                                                             int v512) {
@@ -135,7 +100,7 @@ static inline __attribute__((always_inline)) void pack_body(const void *vctx, in
         int64_t ix = ox * p->sw - p->pw + kx * p->dw;
         float *o = d + lane;
         if (v512 && p->sw <= 2) {
-          copy_run512(o, src, ix, run, p->sw, W);
+          om_row_gather512(o, src, ix, run, p->sw, W);
         } else if (p->sw == 1 && ix >= 0 && ix + run <= W) {
           memcpy(o, src + ix, (size_t)run * sizeof(float));
         } else {
