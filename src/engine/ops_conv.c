@@ -474,7 +474,11 @@ static int conv_prepare(om_prep *p, char *err) {
      * GEMM would pack all of B for only Mg/8 row panels to reuse it; measured 8-20% faster per layer
      * up to 128 channels, slower past it and at 7x7 (the grid's lanes are 49 of 64 there) */
     int one_direct = one && !c->in_scale && c->Mg <= 128 && c->OH * c->OW >= 128;
-    if ((!one || one_direct) && Wt->data && c->k->path == OM_KERNEL_AVX512 && c->D == 1 && c->kd == 1 &&
+    /* a strided 1x1 Conv (resnets' downsampling) onto a small map packs its B faster than the
+     * shifted-row tiles read it: resnet50's 512->1024 @14 1.42 -> 1.26 ms, 1024->2048 @7 1.59 -> 1.29
+     * (at 28x28 the tiles win, 1.21 vs 1.33) */
+    int small_strided_1x1 = ksz == 1 && !one && c->OH * c->OW <= 256;
+    if ((!one || one_direct) && !small_strided_1x1 && Wt->data && c->k->path == OM_KERNEL_AVX512 && c->D == 1 && c->kd == 1 &&
         !(de && strcmp(de, "0") == 0) &&
         om_cdir_supported(c->Cg, c->H, c->W, c->kh, c->kw, c->sh, c->sw, c->dh, c->dw, c->ph, g.pe[1],
                           c->pw, g.pe[2])) {
