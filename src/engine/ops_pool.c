@@ -110,7 +110,7 @@ static int pool_common(om_prep *p, int kind, char *err) {
   }
   /* 2-D MaxPool without dilation goes through maxpool2d (a row of -inf-padded maxima per plane) */
   if (pool_fast2d(c)) {
-    p->scratch_bytes = (size_t)pool_row_len(c) * sizeof(float);
+    p->scratch_bytes = 2 * (size_t)pool_row_len(c) * sizeof(float); /* two rows: maxpool2d_avx512 */
     c->simd = p->kernel_path == OM_KERNEL_AVX512 && om_gemm_path_supported(OM_KERNEL_AVX512) &&
               (c->s[2] == 1 || c->s[2] == 2);
   }
@@ -229,31 +229,90 @@ static void maxpool2d(const pool_params *c, const float *xs, float *ys, float *r
   }
 }
 
+/* Column maxima of the input rows under output row oy into r (the -inf-padded row's interior). */
+T512 static inline void maxpool_rows512(const pool_params *c, const float *xs, int64_t oy, float *r) {
+  const int64_t W = c->in[2];
+  const __m512 ninf = _mm512_set1_ps(-FLT_MAX);
+  int64_t y0, y1;
+  window_rows(c, oy, &y0, &y1);
+  for (int64_t x = 0; x < W; x += 16) {
+    __mmask16 m = W - x >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (W - x)) - 1);
+    __m512 v = ninf;
+    for (int64_t iy = y0; iy < y1; iy++)
+      v = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, xs + iy * W + x), v); /* NaN: v */
+    _mm512_mask_storeu_ps(r + x, m, v);
+  }
+}
+
+/* Column maxima of input columns [x0, x0 + 16) (x0 >= 0; lanes past W are -inf) over rows [y0, y1). */
+T512 static inline __m512 colmax16(const float *xs, int64_t W, int64_t x0, int64_t y0, int64_t y1) {
+  const __m512 ninf = _mm512_set1_ps(-FLT_MAX);
+  int64_t n = W - x0;
+  __mmask16 m = n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
+  __m512 v = ninf;
+  if (m)
+    for (int64_t iy = y0; iy < y1; iy++)
+      v = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, xs + iy * W + x0), v); /* NaN: v */
+  return v;
+}
+
+/* The 3-wide stride-2 window (squeezenet's and the resnets' MaxPools) straight from registers: per 16
+ * outputs the column maxima of 32 + 1 padded columns (the next block's first vector is this block's
+ * last), even lanes, odd lanes and the even lanes one further, no row buffer at all. Left pads up to
+ * 15 columns: the first vector is the columns from 0 shifted up by pb lanes, -inf below. */
+T512 static void maxpool2d_k3s2_avx512(const pool_params *c, const float *xs, float *ys) {
+  const int64_t W = c->in[2], OH = c->out[1], OW = c->out[2], pb = c->pb[2], H = c->in[1];
+  const __m512 ninf = _mm512_set1_ps(-FLT_MAX);
+  const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i nx = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+  int32_t shi[16];
+  for (int l = 0; l < 16; l++) shi[l] = l >= pb ? (int32_t)(l - pb) : 0;
+  const __m512i sh = _mm512_loadu_si512(shi);
+  const __mmask16 keep = (__mmask16)(0xFFFFu << pb);
+  const int64_t pf_rows = (H + OH - 1) / OH;
+  for (int64_t oy = 0; oy < OH; oy++) {
+    int64_t y0, y1;
+    window_rows(c, oy, &y0, &y1);
+    for (int64_t i = 0; i < pf_rows * W; i += 16) /* the next plane, as in maxpool2d_avx512 */
+      _mm_prefetch((const char *)(xs + H * W + oy * pf_rows * W + i), _MM_HINT_T0);
+    /* padded column p is image column p - pb; a = padded [0, 16) */
+    __m512 a = _mm512_mask_permutexvar_ps(ninf, keep, sh, colmax16(xs, W, 0, y0, y1));
+    float *o = ys + oy * OW;
+    for (int64_t ox = 0; ox < OW; ox += 16) {
+      int64_t p0 = 2 * ox - pb; /* image column of padded column 2 * ox */
+      __m512 b = colmax16(xs, W, p0 + 16, y0, y1), cn = colmax16(xs, W, p0 + 32, y0, y1);
+      __m512 e = _mm512_permutex2var_ps(a, ev, b), od_ = _mm512_permutex2var_ps(a, od, b);
+      __m512 e2 = _mm512_permutex2var_ps(e, nx, cn);
+      __m512 v = _mm512_max_ps(e2, _mm512_max_ps(od_, _mm512_max_ps(e, ninf)));
+      __mmask16 m = OW - ox >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (OW - ox)) - 1);
+      _mm512_mask_storeu_ps(o + ox, m, v);
+      a = cn;
+    }
+  }
+}
+
 /* maxpool2d with 16-wide vectors (stride 1 or 2 along W): the same maxima, so the same bits
  * (vmaxps returns its second operand when the first is NaN: NaN is skipped as in the loops above).
- * The portable loop is its reference twin (tests run both through OMPREDICT_KERNEL). */
-T512 static void maxpool2d_avx512(const pool_params *c, const float *xs, float *ys, float *row) {
+ * The portable loop is its reference twin (tests run both through OMPREDICT_KERNEL).
+ * Two row buffers, one output row apart: the window loads of row oy read column maxima stored a whole
+ * row of work earlier, not the stores just before them (a load spanning two recent stores cannot be
+ * forwarded from them and waits for both to reach the cache). */
+T512 static void maxpool2d_avx512(const pool_params *c, const float *xs, float *ys, float *rows) {
   const int64_t W = c->in[2], kw = c->k[2], sw = c->s[2], OH = c->out[1], OW = c->out[2];
   const int64_t len = pool_row_len(c);
   const __m512 ninf = _mm512_set1_ps(-FLT_MAX);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  for (int64_t i = 0; i < len; i++) row[i] = -FLT_MAX;
-  float *r = row + c->pb[2];
+  for (int64_t i = 0; i < 2 * len; i++) rows[i] = -FLT_MAX;
   const int64_t H = c->in[1], pf_rows = (H + OH - 1) / OH; /* input rows per output row */
+  maxpool_rows512(c, xs, 0, rows + c->pb[2]);
   for (int64_t oy = 0; oy < OH; oy++) {
-    int64_t y0, y1;
-    window_rows(c, oy, &y0, &y1);
+    float *row = rows + (oy & 1) * len;
     /* the next plane's rows, as far into it as this plane has come: planes are read once, from
      * the last level cache, and 3 or more row streams a plane defeat the hardware prefetcher */
     for (int64_t i = 0; i < pf_rows * W; i += 16)
       _mm_prefetch((const char *)(xs + H * W + oy * pf_rows * W + i), _MM_HINT_T0);
-    for (int64_t x = 0; x < W; x += 16) {
-      __mmask16 m = W - x >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (W - x)) - 1);
-      __m512 v = ninf;
-      for (int64_t iy = y0; iy < y1; iy++)
-        v = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, xs + iy * W + x), v); /* NaN: v */
-      _mm512_mask_storeu_ps(r + x, m, v);
-    }
+    if (oy + 1 < OH) maxpool_rows512(c, xs, oy + 1, rows + ((oy + 1) & 1) * len + c->pb[2]);
     float *o = ys + oy * OW;
     for (int64_t ox = 0; ox < OW; ox += 16) {
       __mmask16 m = OW - ox >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (OW - ox)) - 1);
@@ -276,8 +335,12 @@ static void pool_planes(const pool_params *c, const float *x, float *y, int64_t 
   if (pool_fast2d(c)) {
     for (int64_t q = q0; q < q1; q++)
       for (int64_t z = 0; z < c->in[0]; z++) /* k[0] == 1: each depth slice on its own */
-        (c->simd ? maxpool2d_avx512 : maxpool2d)(c, x + q * ihw + z * c->in[1] * c->in[2],
-                                                  y + q * ohw + z * c->out[1] * c->out[2], tmp);
+        if (c->simd && c->k[2] == 3 && c->s[2] == 2 && c->pb[2] < 16)
+          maxpool2d_k3s2_avx512(c, x + q * ihw + z * c->in[1] * c->in[2],
+                                y + q * ohw + z * c->out[1] * c->out[2]);
+        else
+          (c->simd ? maxpool2d_avx512 : maxpool2d)(c, x + q * ihw + z * c->in[1] * c->in[2],
+                                                    y + q * ohw + z * c->out[1] * c->out[2], tmp);
     return;
   }
   for (int64_t q = q0; q < q1; q++) {

@@ -65,6 +65,7 @@ static const layer layers[] = {
   {"MaxPool 3x3 s2 64 @112", L_POOL, 64, 112, 112, 64, 3, 2, 1, 0},
   {"MaxPool 3x3 s1 24 @37x45 (vector tails)", L_POOL, 24, 37, 45, 24, 3, 1, 1, 0},
   {"MaxPool 3x3 s2 16 @35x51 (vector tails)", L_POOL, 16, 35, 51, 16, 3, 2, 1, 0},
+  {"MaxPool 3x3 s2 8 @21x97 (three 16-output blocks, a 1-lane tail)", L_POOL, 8, 21, 97, 8, 3, 2, 1, 0},
 };
 
 typedef struct built {
