@@ -40,4 +40,9 @@ void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t
 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, float bias, const float *sum,
                         int act, float alpha, float beta, float *y);
 
+/* Two adjacent planes (x and x + H*W, weights w and w + kh*kw, outputs y and y + OH*OW, sum likewise):
+ * the same results as two om_dw_plane_avx512 calls; small flattened planes run interleaved. */
+void om_dw_plane2_avx512(const om_dw *d, const float *x, const float *w, float bias0, float bias1,
+                         const float *sum, int act, float alpha, float beta, float *y);
+
 #endif
