@@ -23,7 +23,7 @@ int om_chain_supported(int64_t C1, int64_t M, int64_t H, int64_t W, int64_t kh, 
 
 int om_chain_setup(om_chain *c, int64_t C1, int64_t M, int64_t H, int64_t W, int64_t OH, int64_t OW,
                    int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
-                   size_t *scratch_bytes, size_t *index_ints, char *err) {
+                   size_t *scratch_bytes, size_t *index_ints, size_t *nbands, char *err) {
   memset(c, 0, sizeof *c);
   if (!om_chain_supported(C1, M, H, W, kh, kw, sh, sw, 1, 1))
     return om_seterr(err, OM_E_UNSUPPORTED, "1x1 + depthwise chain does not apply to this shape");
@@ -48,11 +48,33 @@ int om_chain_setup(om_chain *c, int64_t C1, int64_t M, int64_t H, int64_t W, int
   /* equal groups, each a multiple of MR (the expansion's row panels) */
   int64_t groups = (M + mc - 1) / mc;
   c->Mc = ((M + groups - 1) / groups + MR - 1) / MR * MR;
+  c->nbands = (OH + c->R - 1) / c->R;
   *scratch_bytes = ((size_t)c->Mc * (size_t)c->ldb + 64) * sizeof(float);
+  *nbands = (size_t)c->nbands;
   return OM_OK;
 }
 
-void om_chain_index(om_chain *c, int32_t *mem) { om_cdir_index(&c->ex, mem, 1, 1, 1, 1); }
+/* Band b's output rows [oy0, oy1) and the image rows [lo, hi) they read. */
+static void band_rows(const om_chain *c, int64_t b, int64_t *oy0, int64_t *oy1, int64_t *lo, int64_t *hi) {
+  *oy0 = b * c->R;
+  *oy1 = *oy0 + c->R < c->OH ? *oy0 + c->R : c->OH;
+  *lo = *oy0 * c->sh - c->ph;
+  *hi = (*oy1 - 1) * c->sh - c->ph + c->kh;
+  if (*lo < 0) *lo = 0;
+  if (*hi > c->H) *hi = c->H;
+}
+
+void om_chain_index(om_chain *c, int32_t *mem, om_dw *band) {
+  om_cdir_index(&c->ex, mem, 1, 1, 1, 1);
+  /* the buffer holds image rows [lo, hi): the band's own top pad is what lies above lo */
+  for (int64_t b = 0; b < c->nbands; b++) {
+    int64_t oy0, oy1, lo, hi;
+    band_rows(c, b, &oy0, &oy1, &lo, &hi);
+    om_dw_setup(&band[b], hi - lo, c->W, oy1 - oy0, c->OW, c->kh, c->kw, c->sh, c->sw,
+                c->ph + lo - oy0 * c->sh, c->pw);
+  }
+  c->band = band;
+}
 
 size_t om_chain_weight_floats(const om_chain *c) { return om_cdir_weight_floats(&c->ex); }
 
@@ -62,28 +84,24 @@ void om_chain_pack_weights(const om_chain *c, const float *w1, float *dst) {
 
 /* Channels [m0, m1) (m0 a multiple of MR), every band, buf holding (m1 - m0) x cap rows. */
 static void chain_group(const om_chain *c, const om_chain_args *a, int64_t m0, int64_t m1, float *buf) {
-  const int64_t H = c->H, W = c->W, OH = c->OH, OW = c->OW, ohw = OH * OW, kk = c->kh * c->kw;
+  const int64_t W = c->W, OW = c->OW, ohw = c->OH * OW, kk = c->kh * c->kw;
   const om_gemm_epi epi = {a->b1, a->act1, a->alpha1, a->beta1};
   int64_t plo = 0, phi = 0; /* the image rows the buffer holds, from its row 0 */
-  for (int64_t oy0 = 0; oy0 < OH; oy0 += c->R) {
-    int64_t oy1 = oy0 + c->R < OH ? oy0 + c->R : OH;
-    int64_t lo = oy0 * c->sh - c->ph, hi = (oy1 - 1) * c->sh - c->ph + c->kh;
-    if (lo < 0) lo = 0;
-    if (hi > H) hi = H;
+  for (int64_t b = 0; b < c->nbands; b++) {
+    int64_t oy0, oy1, lo, hi;
+    band_rows(c, b, &oy0, &oy1, &lo, &hi);
     int64_t keep = phi > lo && lo >= plo ? phi - lo : 0;
     if (keep && lo > plo)
       for (int64_t m = m0; m < m1; m++) {
-        float *b = buf + (m - m0) * c->ldb;
-        memmove(b, b + (lo - plo) * W, (size_t)(keep * W) * sizeof(float));
+        float *r = buf + (m - m0) * c->ldb;
+        memmove(r, r + (lo - plo) * W, (size_t)(keep * W) * sizeof(float));
       }
     if (hi > lo + keep)
       om_cdir_rows(&c->ex, a->x, a->w1, &epi, (lo + keep) * W, hi * W, m0, m1, buf + keep * W, c->ldb);
     plo = lo;
     phi = hi;
-    om_dw d;
-    om_dw_setup(&d, hi - lo, W, oy1 - oy0, OW, c->kh, c->kw, c->sh, c->sw, c->ph + lo - oy0 * c->sh, c->pw);
     for (int64_t m = m0; m < m1; m++)
-      om_dw_plane_avx512(&d, buf + (m - m0) * c->ldb, a->w2 + m * kk, a->b2 ? a->b2[m] : 0.0f,
+      om_dw_plane_avx512(&c->band[b], buf + (m - m0) * c->ldb, a->w2 + m * kk, a->b2 ? a->b2[m] : 0.0f,
                          a->sum ? a->sum + m * ohw + oy0 * OW : NULL, a->act2, a->alpha2, a->beta2,
                          a->y + m * ohw + oy0 * OW);
   }

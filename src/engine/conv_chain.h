@@ -27,17 +27,21 @@ typedef struct om_chain {
   int64_t kh, kw, sh, sw, ph, pw;      /* the depthwise kernel, strides, top / left pads */
   int64_t R, cap, Mc, ldb;             /* output rows per band, buffer rows, channels per group,
                                           floats per buffered channel */
+  int64_t nbands;
+  const om_dw *band;                   /* per band: the depthwise geometry of its buffered rows */
 } om_chain;
 
 /* 1 when this CPU runs AVX-512 and the shapes suit (the depthwise kernel's, strides 1 or 2). */
 int om_chain_supported(int64_t C1, int64_t M, int64_t H, int64_t W, int64_t kh, int64_t kw, int64_t sh,
                        int64_t sw, int64_t dh, int64_t dw);
-/* Geometry: the per-thread scratch bytes and the int32s of the expansion's index tables. */
+/* Geometry: the per-thread scratch bytes, the int32s of the expansion's index tables and the number
+ * of bands (om_chain_index's band table). */
 int om_chain_setup(om_chain *c, int64_t C1, int64_t M, int64_t H, int64_t W, int64_t OH, int64_t OW,
                    int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
-                   size_t *scratch_bytes, size_t *index_ints, char *err);
-/* The expansion's offsets into mem (index_ints int32s of plan memory). */
-void om_chain_index(om_chain *c, int32_t *mem);
+                   size_t *scratch_bytes, size_t *index_ints, size_t *nbands, char *err);
+/* The expansion's offsets into mem (index_ints int32s of plan memory) and each band's depthwise
+ * geometry into band (nbands of them, plan memory): made once at load, not per image. */
+void om_chain_index(om_chain *c, int32_t *mem, om_dw *band);
 /* Floats of the packed expansion weights, and their packing from w1 [M][C1]. */
 size_t om_chain_weight_floats(const om_chain *c);
 void om_chain_pack_weights(const om_chain *c, const float *w1, float *dst);

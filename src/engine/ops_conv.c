@@ -407,15 +407,16 @@ static int conv_prepare(om_prep *p, char *err) {
     if (pre) {
       if (!c->dw_fast || c->D != 1 || c->in_scale)
         return om_seterr(err, OM_E_UNSUPPORTED, "om_pre needs the AVX-512 2-D depthwise kernel");
-      size_t nidx, per, tot;
+      size_t nidx, nb, per, tot;
       if ((rc = om_chain_setup(&c->chain, p->in[0]->dims[1], c->M, c->H, c->W, c->OH, c->OW, c->kh, c->kw,
-                               c->sh, c->sw, c->ph, c->pw, &p->scratch_bytes, &nidx, err)))
+                               c->sh, c->sw, c->ph, c->pw, &p->scratch_bytes, &nidx, &nb, err)))
         return rc;
       int32_t *off = om_prep_alloc(p, nidx * sizeof(int32_t));
+      om_dw *bands = om_prep_alloc(p, nb * sizeof(om_dw));
       per = om_chain_weight_floats(&c->chain);
       float *wp = om_mul_size(per, sizeof(float), &tot) ? NULL : om_prep_alloc(p, tot);
-      if (!off || !wp) return om_seterr(err, OM_E_NOMEM, "out of memory for the fused 1x1 Conv's weights");
-      om_chain_index(&c->chain, off);
+      if (!off || !bands || !wp) return om_seterr(err, OM_E_NOMEM, "out of memory for the fused 1x1 Conv's weights");
+      om_chain_index(&c->chain, off, bands);
       om_chain_pack_weights(&c->chain, W1->data, wp);
       c->wpre = wp;
       c->pre = 1;
