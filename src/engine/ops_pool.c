@@ -229,31 +229,27 @@ static void maxpool2d(const pool_params *c, const float *xs, float *ys, float *r
   }
 }
 
-/* Column maxima of the input rows under output row oy into r (the -inf-padded row's interior). */
-T512 static inline void maxpool_rows512(const pool_params *c, const float *xs, int64_t oy, float *r) {
-  const int64_t W = c->in[2];
-  const __m512 ninf = _mm512_set1_ps(-FLT_MAX);
-  int64_t y0, y1;
-  window_rows(c, oy, &y0, &y1);
-  for (int64_t x = 0; x < W; x += 16) {
-    __mmask16 m = W - x >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (W - x)) - 1);
-    __m512 v = ninf;
-    for (int64_t iy = y0; iy < y1; iy++)
-      v = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, xs + iy * W + x), v); /* NaN: v */
-    _mm512_mask_storeu_ps(r + x, m, v);
-  }
-}
-
-/* Column maxima of input columns [x0, x0 + 16) (x0 >= 0; lanes past W are -inf) over rows [y0, y1). */
+/* Column maxima of input columns [x0, x0 + 16) (x0 >= 0; lanes past W are -inf) over rows [y0, y1);
+ * never NaN (vmaxps returns its second operand when the first is NaN: NaN is skipped). */
 T512 static inline __m512 colmax16(const float *xs, int64_t W, int64_t x0, int64_t y0, int64_t y1) {
   const __m512 ninf = _mm512_set1_ps(-FLT_MAX);
   int64_t n = W - x0;
   __mmask16 m = n >= 16 ? (__mmask16)0xFFFF : n > 0 ? (__mmask16)((1u << n) - 1) : 0;
   __m512 v = ninf;
   if (m)
-    for (int64_t iy = y0; iy < y1; iy++)
-      v = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, xs + iy * W + x0), v); /* NaN: v */
+    for (int64_t iy = y0; iy < y1; iy++) v = _mm512_max_ps(_mm512_mask_loadu_ps(ninf, m, xs + iy * W + x0), v);
   return v;
+}
+
+/* Column maxima of the input rows under output row oy into r (the -inf-padded row's interior). */
+T512 static inline void maxpool_rows512(const pool_params *c, const float *xs, int64_t oy, float *r) {
+  const int64_t W = c->in[2];
+  int64_t y0, y1;
+  window_rows(c, oy, &y0, &y1);
+  for (int64_t x = 0; x < W; x += 16) {
+    __mmask16 m = W - x >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (W - x)) - 1);
+    _mm512_mask_storeu_ps(r + x, m, colmax16(xs, W, x, y0, y1));
+  }
 }
 
 /* The 3-wide stride-2 window (squeezenet's and the resnets' MaxPools) straight from registers: per 16
@@ -284,7 +280,7 @@ T512 static void maxpool2d_k3s2_avx512(const pool_params *c, const float *xs, fl
       __m512 b = colmax16(xs, W, p0 + 16, y0, y1), cn = colmax16(xs, W, p0 + 32, y0, y1);
       __m512 e = _mm512_permutex2var_ps(a, ev, b), od_ = _mm512_permutex2var_ps(a, od, b);
       __m512 e2 = _mm512_permutex2var_ps(e, nx, cn);
-      __m512 v = _mm512_max_ps(e2, _mm512_max_ps(od_, _mm512_max_ps(e, ninf)));
+      __m512 v = _mm512_max_ps(e2, _mm512_max_ps(od_, e)); /* column maxima: no NaN left */
       __mmask16 m = OW - ox >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (OW - ox)) - 1);
       _mm512_mask_storeu_ps(o + ox, m, v);
       a = cn;
