@@ -537,8 +537,9 @@ static void dw_planes(const conv_params *c, const float *x, const float *w, cons
     const float *ss = sum ? sum + q * ohw : NULL;
     float *ys = y + q * ohw;
     float bv = bias ? bias[m] : 0.0f;
-    if (c->dw_fast && c->dwk.flat && c->Mg == 1 && q + 1 < q1 && m + 1 < c->M) {
-      /* two adjacent channels of one image: their planes, weights and outputs are adjacent too */
+    if (c->dw_fast && c->Mg == 1 && q + 1 < q1 && m + 1 < c->M) {
+      /* two adjacent channels of one image: their planes, weights and outputs are adjacent too
+       * (small flattened planes run interleaved) */
       om_dw_plane2_avx512(&c->dwk, xs, ws, bv, bias ? bias[m + 1] : 0.0f, ss, c->act, c->alpha, c->beta, ys);
       q++;
     } else if (c->dw_fast) om_dw_plane_avx512(&c->dwk, xs, ws, bv, ss, c->act, c->alpha, c->beta, ys);
