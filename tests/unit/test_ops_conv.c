@@ -445,7 +445,8 @@ static void all_cases(void) {
     run_conv(mk2(1, 24, 16, 16, 40, 1, 3, 2, 1, 1), 0, path);
     run_conv(mk2(2, 9, 15, 17, 11, 1, 3, 2, 1, 1), 0, path);
     run_conv(mk2(1, 3, 40, 38, 16, 1, 7, 2, 1, 3), 0, path);
-    run_conv(mk2(1, 33, 14, 14, 20, 1, 1, 2, 1, 0), 0, path);
+    run_conv(mk2(1, 33, 14, 14, 20, 1, 1, 2, 1, 0), 0, path);  /* 7x7 out: the im2col GEMM */
+    run_conv(mk2(1, 33, 40, 37, 20, 1, 1, 2, 1, 0), 0, path);  /* 20x19 out: the phase planes */
     run_conv(mk2(1, 300, 5, 7, 13, 1, 1, 1, 1, 0), 0, path);
     /* 1x1 stride 1 read in place up to 128 output channels per group (past it, and below 128
      * pixels, the packed GEMM): K > KC, a grid tail, residual + activation, batch 2, groups */
