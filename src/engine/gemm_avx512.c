@@ -42,57 +42,48 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
     const int full = nr > 16, nc = full ? nr - 16 : nr;
     __m256 e0 = _mm256_setzero_ps(), e1 = e0, e2 = e0, e3 = e0;
     const float *bc = b + (full ? 16 : 0);
+    /* the 1..4 columns' products of one k: A's row panel av times B's values p[0..nc) */
+#define COLS(x0, x1, x2, x3, av, p)                                                        \
+  {                                                                                        \
+    x0 = _mm256_fmadd_ps(av, _mm256_set1_ps((p)[0]), x0);                                  \
+    if (nc > 1) x1 = _mm256_fmadd_ps(av, _mm256_set1_ps((p)[1]), x1);                      \
+    if (nc > 2) x2 = _mm256_fmadd_ps(av, _mm256_set1_ps((p)[2]), x2);                      \
+    if (nc > 3) x3 = _mm256_fmadd_ps(av, _mm256_set1_ps((p)[3]), x3);                      \
+  }
+    int64_t k = 0;
     if (full) {
 #pragma GCC unroll 2
-      for (int64_t k = 0; k < kc; k++) {
+      for (; k < kc; k++) {
         __m512 b0 = _mm512_loadu_ps(b);
         OM_TILE512_FMA_HALF(0) OM_TILE512_FMA_HALF(1) OM_TILE512_FMA_HALF(2) OM_TILE512_FMA_HALF(3)
         OM_TILE512_FMA_HALF(4) OM_TILE512_FMA_HALF(5) OM_TILE512_FMA_HALF(6) OM_TILE512_FMA_HALF(7)
         const __m256 av = _mm256_loadu_ps(a);
-        e0 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[0]), e0);
-        if (nc > 1) e1 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[1]), e1);
-        if (nc > 2) e2 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[2]), e2);
-        if (nc > 3) e3 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[3]), e3);
+        COLS(e0, e1, e2, e3, av, bc)
         a += MR;
         b += NR;
         bc += NR;
       }
     } else {
-      /* the columns alone: one chain per column would wait on the FMA latency at every k (this
-       * panel cost half a full one at N = 196), so even and odd k sum apart and meet at the end */
+      /* the columns alone: one chain per column would wait on the FMA latency at every k (such a
+       * panel cost half a full one), so even and odd k sum apart and meet at the end */
       __m256 f0 = _mm256_setzero_ps(), f1 = f0, f2 = f0, f3 = f0;
-      int64_t k = 0;
       for (; k + 2 <= kc; k += 2) {
         const __m256 av = _mm256_loadu_ps(a), aw = _mm256_loadu_ps(a + MR);
-        e0 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[0]), e0);
-        f0 = _mm256_fmadd_ps(aw, _mm256_set1_ps(bc[NR]), f0);
-        if (nc > 1) {
-          e1 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[1]), e1);
-          f1 = _mm256_fmadd_ps(aw, _mm256_set1_ps(bc[NR + 1]), f1);
-        }
-        if (nc > 2) {
-          e2 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[2]), e2);
-          f2 = _mm256_fmadd_ps(aw, _mm256_set1_ps(bc[NR + 2]), f2);
-        }
-        if (nc > 3) {
-          e3 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[3]), e3);
-          f3 = _mm256_fmadd_ps(aw, _mm256_set1_ps(bc[NR + 3]), f3);
-        }
+        COLS(e0, e1, e2, e3, av, bc)
+        COLS(f0, f1, f2, f3, aw, bc + NR)
         a += 2 * MR;
         bc += 2 * NR;
       }
       if (k < kc) {
         const __m256 av = _mm256_loadu_ps(a);
-        e0 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[0]), e0);
-        if (nc > 1) e1 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[1]), e1);
-        if (nc > 2) e2 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[2]), e2);
-        if (nc > 3) e3 = _mm256_fmadd_ps(av, _mm256_set1_ps(bc[3]), e3);
+        COLS(e0, e1, e2, e3, av, bc)
       }
       e0 = _mm256_add_ps(e0, f0);
       e1 = _mm256_add_ps(e1, f1);
       e2 = _mm256_add_ps(e2, f2);
       e3 = _mm256_add_ps(e3, f3);
     }
+#undef COLS
     /* the column vectors back into the tile's rows (lanes 16.. of c#b, or 0.. of c#a) */
     float colv[NCOL][MR], rowv[MR][16];
     _mm256_storeu_ps(colv[0], e0);
