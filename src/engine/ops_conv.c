@@ -58,6 +58,7 @@ typedef struct conv_params {
   size_t wbf16_stride;
   int in_scale;                   /* om_in_scale: X's channel c times input 4's value (CONV_GEMM_1X1) */
   int64_t scale_nstride;          /* that input's stride between images: C, or 0 when shared */
+  size_t wsc_off;                 /* CONV_DIRECT with in_scale: the scaled weights' scratch offset */
   int pre;                        /* om_pre: a 1x1 Conv in front (inputs 5, 6), run in bands */
   om_chain chain;
   const float *wpre;              /* its packed weights */
@@ -473,8 +474,12 @@ static int conv_prepare(om_prep *p, char *err) {
     int32_t *off = NULL;
     /* a 1x1 stride-1 Conv with few output channels reads the image in place (conv_direct.c): the
      * GEMM would pack all of B for only Mg/8 row panels to reuse it; measured 8-20% faster per layer
-     * up to 128 channels, slower past it and at 7x7 (the grid's lanes are 49 of 64 there) */
-    int one_direct = one && !c->in_scale && c->Mg <= 128 && c->OH * c->OW >= 128;
+     * up to 128 channels, slower past it and at 7x7 (the grid's lanes are 49 of 64 there). Behind a
+     * squeeze-excitation gate too, where the gated weights made per image (below) are at most a
+     * quarter of the image: efficientnet_b0's projections at 112x112 to 28x28 0.66-0.85x the time
+     * of the GEMM that scales B while packing it; at 14x14 (weights half the image) 1.2x */
+    int one_direct = one && c->Mg <= 128 && c->OH * c->OW >= 128 &&
+                     (!c->in_scale || c->Mg * 4 <= c->OH * c->OW);
     /* a strided 1x1 Conv (resnets' downsampling) onto a small map packs its B faster than the
      * shifted-row tiles read it: resnet50's 512->1024 @14 1.42 -> 1.26 ms, 1024->2048 @7 1.59 -> 1.29
      * (at 28x28 the tiles win, 1.21 vs 1.33) */
@@ -490,6 +495,20 @@ static int conv_prepare(om_prep *p, char *err) {
       off = om_prep_alloc(p, nidx * sizeof(int32_t));
       if (!off) return om_seterr(err, OM_E_NOMEM, "out of memory for Conv offsets");
       om_cdir_index(&c->cdir, off, c->kh, c->kw, c->dh, c->dw);
+    }
+    if (off && c->in_scale) {
+      /* the gate scales input channel k, so it scales weight column k: W[m][k] s[k] is made and
+       * packed per image (Mg x Kg floats, a small part of the image at these map sizes) and the image
+       * is read in place as without a gate; the raw weights stay in the plan */
+      size_t wb, per = om_cdir_weight_floats(&c->cdir), pb;
+      if (!per || om_mul_size((size_t)c->Mg * (size_t)c->Kg, sizeof(float), &wb) ||
+          om_mul_size(per, sizeof(float), &pb))
+        return om_seterr(err, OM_E_LIMIT, "gated Conv weights overflow");
+      c->wsc_off = OM_ALIGN_UP(p->scratch_bytes, 64);
+      p->scratch_bytes = c->wsc_off + OM_ALIGN_UP(wb, 64) + pb;
+      c->kind = CONV_DIRECT;
+      p->params = c;
+      return OM_OK;
     }
     if (off) {
       size_t per = om_cdir_weight_floats(&c->cdir), tot;
@@ -595,7 +614,17 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
     for (int64_t n = 0; n < c->N; n++)
       for (int64_t gi = 0; gi < c->group; gi++) {
         int64_t off = (n * c->M + gi * c->Mg) * ohw;
-        om_cdir_run(&c->cdir, x + (n * c->C + gi * c->Cg) * ihw, c->wpacked + gi * c->wstride,
+        const float *a = c->wpacked ? c->wpacked + gi * c->wstride : NULL;
+        if (c->in_scale) { /* group 1: this image's gate into the weights' columns, then packed */
+          float *ws = (float *)((char *)scratch + c->wsc_off);
+          float *wp = ws + OM_ALIGN_UP((size_t)(c->Mg * c->Kg) * sizeof(float), 64) / sizeof(float);
+          const float *sc = (const float *)in[4].data + n * c->scale_nstride;
+          for (int64_t m = 0; m < c->Mg; m++)
+            for (int64_t k = 0; k < c->Kg; k++) ws[m * c->Kg + k] = w[m * c->Kg + k] * sc[k];
+          om_cdir_pack_weights(&c->cdir, ws, wp);
+          a = wp;
+        }
+        om_cdir_run(&c->cdir, x + (n * c->C + gi * c->Cg) * ihw, a,
                     bias ? bias + gi * c->Mg : NULL, sum ? sum + off : NULL, c->act, c->alpha, c->beta,
                     y + off, scratch, team);
       }

@@ -409,15 +409,21 @@ static void test_fusion(void) {
   om_plan_free(pu);
 }
 
-/* Mul(x, per-channel gate) -> 1x1 Conv (+ Add): the planner folds the Mul into the Conv's packing
- * (om_in_scale). Batch 2 with a per-image gate [2, C, 1, 1], and a shared constant gate [1, C, 1, 1]
- * as the Mul's first operand; fused and unfused plans agree, the unfused one matches a naive loop, and
- * a Mul whose product is also a graph output is left alone. */
-static void test_fusion_in_scale(void) {
-  enum { N = 2, C = 5, M = 3, H = 4, W = 7 };
-  static float wt[M * C], bias[M], gate1[C];
+/* Mul(x, per-channel gate) -> 1x1 Conv (+ Add): the planner folds the Mul into the Conv (om_in_scale).
+ * Batch 2 with a per-image gate [2, C, 1, 1], and a shared constant gate [1, C, 1, 1] as the Mul's
+ * first operand; fused and unfused plans agree, the unfused one matches a naive loop, and a Mul whose
+ * product is also a graph output is left alone. Two geometries: a small map (the GEMM scales B while
+ * packing it) and 12x13 with 20 output channels (on AVX-512 the gate goes into the weights' columns
+ * per image and the image is read in place; a channel tail of 4). */
+static void in_scale_case(int N, int C, int M, int H, int W) {
+  float *wt = malloc(sizeof(float) * M * C), *bias = malloc(sizeof(float) * M), *gate1 = malloc(sizeof(float) * C);
+  if (!wt || !bias || !gate1) {
+    CHECK(0, "in_scale: out of memory");
+    free(wt), free(bias), free(gate1);
+    return;
+  }
   unsigned s = 23;
-  for (size_t i = 0; i < OM_ARRAY_LEN(wt); i++) wt[i] = frand(&s);
+  for (int i = 0; i < M * C; i++) wt[i] = frand(&s);
   for (int i = 0; i < M; i++) bias[i] = frand(&s);
   for (int i = 0; i < C; i++) gate1[i] = 0.5f + 0.5f * frand(&s);
   for (int variant = 0; variant < 3; variant++) {
@@ -426,9 +432,9 @@ static void test_fusion_in_scale(void) {
     gb_input(&g, "x", 4, D(N, C, H, W));
     gb_input(&g, "r", 4, D(N, M, H, W));
     if (variant == 0) gb_input(&g, "g", 4, D(N, C, 1, 1));
-    else gb_init(&g, "g", OM_DT_FLOAT, 4, D(1, C, 1, 1), gate1, sizeof gate1);
-    gb_init(&g, "W", OM_DT_FLOAT, 4, D(M, C, 1, 1), wt, sizeof wt);
-    gb_init(&g, "B", OM_DT_FLOAT, 1, D(M), bias, sizeof bias);
+    else gb_init(&g, "g", OM_DT_FLOAT, 4, D(1, C, 1, 1), gate1, sizeof(float) * C);
+    gb_init(&g, "W", OM_DT_FLOAT, 4, D(M, C, 1, 1), wt, sizeof(float) * M * C);
+    gb_init(&g, "B", OM_DT_FLOAT, 1, D(M), bias, sizeof(float) * M);
     if (variant == 0) gb_node(&g, "Mul", "scale", 2, S("x", "g"), 1, S("m"));
     else gb_node(&g, "Mul", "scale", 2, S("g", "x"), 1, S("m"));
     gb_node(&g, "Conv", "proj", 3, S("m", "W", "B"), 1, S("c"));
@@ -476,6 +482,12 @@ static void test_fusion_in_scale(void) {
     om_plan_free(pf);
     om_plan_free(pu);
   }
+  free(wt), free(bias), free(gate1);
+}
+
+static void test_fusion_in_scale(void) {
+  in_scale_case(2, 5, 3, 4, 7);
+  in_scale_case(2, 37, 20, 12, 13);
 }
 
 /* A malformed Conv after a per-channel Mul ('strides' as FLOATS, which Conv's prepare reads as
