@@ -109,6 +109,21 @@ static int build_run(const onnx_model *m, const om_plan_opts *o, unsigned seed, 
   return om_run(*p, *w, err);
 }
 
+/* The same model built twice, fused and with no_fusion, each run on the same seeded inputs; what
+ * names the case in the failure messages. 1 when both built and ran. */
+static int build_pair(const onnx_model *m, unsigned seed, om_plan **pf, om_workspace **wf, om_plan **pu,
+                      om_workspace **wu, const char *what) {
+  char err[OM_ERR_LEN] = "";
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  int rc = build_run(m, &o, seed, pf, wf, err);
+  CHECK(rc == OM_OK, "%s fused: %s", what, err);
+  o.no_fusion = 1;
+  int rc2 = build_run(m, &o, seed, pu, wu, err);
+  CHECK(rc2 == OM_OK, "%s unfused: %s", what, err);
+  return !rc && !rc2;
+}
+
 static void test_sort_and_refusals(void) {
   gb g;
   char err[OM_ERR_LEN] = "";
@@ -358,17 +373,9 @@ static void test_fusion(void) {
   gb_node(&g, "Sigmoid", "sig", 1, S("c2"), 1, S("s2"));
   gb_node(&g, "Mul", "silu", 2, S("s2", "c2"), 1, S("y"));
   gb_output(&g, "y");
-  char err[OM_ERR_LEN] = "";
   om_plan *pf = NULL, *pu = NULL;
   om_workspace *wf = NULL, *wu = NULL;
-  om_plan_opts o;
-  memset(&o, 0, sizeof o);
-  int rc = build_run(&g.m, &o, 5, &pf, &wf, err);
-  CHECK(rc == OM_OK, "fused: %s", err);
-  o.no_fusion = 1;
-  int rc2 = build_run(&g.m, &o, 5, &pu, &wu, err);
-  CHECK(rc2 == OM_OK, "unfused: %s", err);
-  if (!rc && !rc2) {
+  if (build_pair(&g.m, 5, &pf, &wf, &pu, &wu, "plan")) {
     CHECK(om_plan_nsteps(pf) == 2, "fused plan has %d steps, want 2", om_plan_nsteps(pf));
     CHECK(om_plan_nsteps(pu) == 7, "unfused plan has %d steps, want 7", om_plan_nsteps(pu));
     const float *yf = om_workspace_output(wf, 0), *yu = om_workspace_output(wu, 0);
@@ -441,17 +448,11 @@ static void in_scale_case(int N, int C, int M, int H, int W) {
     gb_node(&g, "Add", "res", 2, S("c", "r"), 1, S("y"));
     gb_output(&g, "y");
     if (variant == 2) gb_output(&g, "m"); /* the product is needed: no fusion */
-    char err[OM_ERR_LEN] = "";
     om_plan *pf = NULL, *pu = NULL;
     om_workspace *wf = NULL, *wu = NULL;
-    om_plan_opts o;
-    memset(&o, 0, sizeof o);
-    int rc = build_run(&g.m, &o, 9, &pf, &wf, err);
-    CHECK(rc == OM_OK, "in_scale variant %d fused: %s", variant, err);
-    o.no_fusion = 1;
-    int rc2 = build_run(&g.m, &o, 9, &pu, &wu, err);
-    CHECK(rc2 == OM_OK, "in_scale variant %d unfused: %s", variant, err);
-    if (!rc && !rc2) {
+    char what[64];
+    snprintf(what, sizeof what, "in_scale %dx%d variant %d", H, W, variant);
+    if (build_pair(&g.m, 9, &pf, &wf, &pu, &wu, what)) {
       int want_steps = variant == 2 ? 2 : 1;
       CHECK(om_plan_nsteps(pf) == want_steps, "in_scale variant %d: fused plan has %d steps, want %d", variant,
             om_plan_nsteps(pf), want_steps);
@@ -663,14 +664,9 @@ static void test_fusion_chain(void) {
     char err[OM_ERR_LEN] = "";
     om_plan *pf = NULL, *pu = NULL;
     om_workspace *wf = NULL, *wu = NULL, *w2t = NULL;
-    om_plan_opts o;
-    memset(&o, 0, sizeof o);
-    int rc = build_run(&g.m, &o, 3, &pf, &wf, err);
-    CHECK(rc == OM_OK, "chain %zu fused: %s", v, err);
-    o.no_fusion = 1;
-    int rc2 = build_run(&g.m, &o, 3, &pu, &wu, err);
-    CHECK(rc2 == OM_OK, "chain %zu unfused: %s", v, err);
-    if (!rc && !rc2) {
+    char what[32];
+    snprintf(what, sizeof what, "chain %zu", v);
+    if (build_pair(&g.m, 3, &pf, &wf, &pu, &wu, what)) {
       int want = avx512 && !V[v].keep ? 1 : 2;
       CHECK(om_plan_nsteps(pf) == want, "chain %zu: fused plan has %d steps, want %d", v, om_plan_nsteps(pf), want);
       const float *x = om_workspace_input(wf, 0), *r = V[v].res ? om_workspace_input(wf, 1) : NULL;
