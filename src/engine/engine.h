@@ -46,7 +46,8 @@ typedef struct om_plan_opts {
   int kernel_path;              /* 0 auto (CPU features), else an OM_KERNEL_* value (tests) */
   uint64_t max_tensor_elems;    /* 0: default 1<<31 */
   int precision;                /* OM_PRECISION_*: BF16 runs Conv GEMMs on bf16 weights and
-                                   activations where om_precision_supported() (else fp32) */
+                                   activations where om_precision_supported() (else fp32);
+                                   Winograd Convs stay fp32 */
   int no_winograd;              /* 1: 3x3 stride-1 Convs direct, never Winograd F(4x4, 3x3)
                                    (about 1.5x the float32 rounding error of direct; slower) */
 } om_plan_opts;

@@ -6,7 +6,10 @@
  *     or from a packing callback, init (separate and aliasing C), bias, every activation. The bound
  *     is fp32 accumulation error (K * 2^-24 * sum|a*b|), far below what a wrong rounding or a
  *     mis-packed pair would give.
- *  3. The whole path through the planner: resnet18 and mobilenet_v2 from shared/zoo with precision
+ *  3. Which convolutions bf16 takes: a one-node 3x3 stride-1 Conv that Winograd takes runs the
+ *     fp32 Winograd route under bf16 too (bit-identical to the fp32 plan), the same Conv with
+ *     Winograd off and a stride-2 one run the bf16 kernels (not bit-identical, within bf16 bounds).
+ *  4. The whole path through the planner: resnet18 and mobilenet_v2 from shared/zoo with precision
  *     bf16 against PyTorch's fp32 logits (same top-1, logits within a bf16-sized bound, and not
  *     bit-equal to the fp32 plan, so the bf16 kernels really ran); with the REF kernel path bf16
  *     falls back to fp32 bit for bit.
@@ -204,7 +207,88 @@ static void test_gemm(void) {
   for (int act = 0; act <= OM_ACT_SILU; act++) run_case(13, 45, 70, 0, 1, 1, act);
 }
 
-/* ---- part 3: whole models ---- */
+/* ---- part 3: which Convs bf16 takes ---- */
+/* One Conv node (3x3, pad 1, stride s, C -> M on an H x H image, bias), planned with the given
+ * precision and Winograd setting and run on x; fills y (M * OH * OH floats). */
+static int run_conv(int64_t C, int64_t M, int64_t H, int64_t s, const float *w, const float *b, int precision,
+                    int no_winograd, const float *x, float *y, size_t ny) {
+  onnx_tensor inits[2];
+  memset(inits, 0, sizeof inits);
+  inits[0].name = "W"; inits[0].dtype = OM_DT_FLOAT; inits[0].ndim = 4;
+  inits[0].dims[0] = M; inits[0].dims[1] = C; inits[0].dims[2] = 3; inits[0].dims[3] = 3;
+  inits[0].data = (void *)w; inits[0].nbytes = (size_t)(M * C * 9) * sizeof(float);
+  inits[1].name = "B"; inits[1].dtype = OM_DT_FLOAT; inits[1].ndim = 1; inits[1].dims[0] = M;
+  inits[1].data = (void *)b; inits[1].nbytes = (size_t)M * sizeof(float);
+  onnx_value_info in = {0}, out = {0};
+  in.name = "X"; in.dtype = OM_DT_FLOAT; in.has_shape = 1; in.ndim = 4;
+  in.dims[0] = 1; in.dims[1] = C; in.dims[2] = H; in.dims[3] = H;
+  out.name = "Y";
+  int64_t ks[2] = {3, 3}, st[2] = {s, s}, pads[4] = {1, 1, 1, 1};
+  onnx_attr at[3];
+  memset(at, 0, sizeof at);
+  at[0].name = "kernel_shape"; at[0].type = ONNX_ATTR_INTS; at[0].n = 2; at[0].ints = ks;
+  at[1].name = "strides"; at[1].type = ONNX_ATTR_INTS; at[1].n = 2; at[1].ints = st;
+  at[2].name = "pads"; at[2].type = ONNX_ATTR_INTS; at[2].n = 4; at[2].ints = pads;
+  char *ins[3] = {"X", "W", "B"}, *outs[1] = {"Y"};
+  onnx_node node = {0};
+  node.name = "conv"; node.op_type = "Conv"; node.domain = "";
+  node.nin = 3; node.inputs = ins; node.nout = 1; node.outputs = outs; node.nattr = 3; node.attrs = at;
+  onnx_model m = {0};
+  m.opset = 17; m.nnodes = 1; m.nodes = &node; m.ninit = 2; m.inits = inits;
+  m.ninputs = 1; m.inputs = &in; m.noutputs = 1; m.outputs = &out;
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  o.batch = 1;
+  o.precision = precision;
+  o.no_winograd = no_winograd;
+  char err[OM_ERR_LEN];
+  om_plan *p = NULL;
+  om_workspace *ws = NULL;
+  int rc = om_plan_build(&m, &o, &p, err);
+  if (rc == OM_OK) rc = om_workspace_new(p, &ws, err);
+  if (rc == OM_OK) {
+    memcpy(om_workspace_input(ws, 0), x, (size_t)(C * H * H) * sizeof(float));
+    rc = om_run(p, ws, err);
+  }
+  if (rc == OM_OK) memcpy(y, om_workspace_output(ws, 0), ny * sizeof(float));
+  else printf("conv plan/run failed: %s\n", err);
+  om_workspace_free(ws);
+  om_plan_free(p);
+  return rc;
+}
+
+static void test_conv_routes(void) {
+  enum { C = 32, M = 32, H = 28 }; /* 7 x 7 Winograd tiles: the planner takes Winograd here */
+  static float x[C * H * H], w[M * C * 9], b[M], y32[M * H * H], y16[M * H * H];
+  for (size_t i = 0; i < OM_ARRAY_LEN(x); i++) x[i] = frand();
+  for (size_t i = 0; i < OM_ARRAY_LEN(w); i++) w[i] = frand() * 0.2f;
+  for (size_t i = 0; i < OM_ARRAY_LEN(b); i++) b[i] = frand();
+  for (int s = 1; s <= 2; s++)
+    for (int nowino = 0; nowino <= 1; nowino++) {
+      if (s == 2 && nowino) continue;
+      size_t ny = (size_t)M * (size_t)((H - 1) / s + 1) * (size_t)((H - 1) / s + 1);
+      CHECK(run_conv(C, M, H, s, w, b, OM_PRECISION_FP32, nowino, x, y32, ny) == OM_OK, "fp32 conv s%d", s);
+      CHECK(run_conv(C, M, H, s, w, b, OM_PRECISION_BF16, nowino, x, y16, ny) == OM_OK, "bf16 conv s%d", s);
+      double maxd = 0, maxy = 0;
+      for (size_t i = 0; i < ny; i++) {
+        maxd = fmax(maxd, fabs((double)y16[i] - y32[i]));
+        maxy = fmax(maxy, fabs((double)y32[i]));
+      }
+      int same = memcmp(y16, y32, ny * sizeof(float)) == 0;
+      if (s == 1 && !nowino) {
+        /* Winograd stays fp32: a bf16 plan is bit for bit the fp32 one on this layer */
+        CHECK(same, "3x3 s1 with Winograd: bf16 plan differs from fp32 (max %.3g): Winograd not kept", maxd);
+      } else {
+        CHECK(!same, "3x3 s%d%s: bf16 plan bit-identical to fp32 (bf16 kernels not used?)", s,
+              nowino ? " without Winograd" : "");
+        /* 8-bit operands, K = 288 products: well under 2% of the output range */
+        CHECK(maxd < 0.02 * maxy, "3x3 s%d%s: bf16 off by %.3g (max %.3g)", s, nowino ? " no-Winograd" : "",
+              maxd, maxy);
+      }
+    }
+}
+
+/* ---- part 4: whole models ---- */
 static int run_model(const onnx_model *m, int precision, int path, const float *x, float *out,
                      size_t nout) {
   char err[OM_ERR_LEN];
@@ -290,7 +374,8 @@ int main(void) {
   CHECK(strcmp(om_precision_name(OM_PRECISION_BF16), "bf16") == 0, "precision name");
   test_round();
   test_gemm();
-  printf("bf16 rounding and GEMM: %d checks, %d failures\n", checks, failures);
+  test_conv_routes();
+  printf("bf16 rounding, GEMM and Conv routes: %d checks, %d failures\n", checks, failures);
   if (failures) return 1;
   const char *shared = getenv("OM_SHARED");
   char probe[1024];
