@@ -234,6 +234,24 @@ __attribute__((target("avx2,fma"))) static double peak_avx2(void) {
   PEAK_BODY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, 8)
 }
 
+/* The core, as /proc/cpuinfo names it: a VM's "AMD EPYC" was a Zen 5 core in some sessions and a
+ * Zen 4 one (half the FP32 peak) in another, so the family and model go with it. */
+static void cpu_name(char *buf, size_t n) {
+  char name[128] = "?", fam[16] = "?", model[16] = "?", line[512];
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  while (f && fgets(line, sizeof line, f) && line[0] != '\n') {
+    char *v = strchr(line, ':');
+    if (!v) continue;
+    v += v[1] == ' ' ? 2 : 1;
+    v[strcspn(v, "\n")] = 0;
+    if (strncmp(line, "model name", 10) == 0) snprintf(name, sizeof name, "%s", v);
+    else if (strncmp(line, "cpu family", 10) == 0) snprintf(fam, sizeof fam, "%s", v);
+    else if (strncmp(line, "model\t", 6) == 0) snprintf(model, sizeof model, "%s", v);
+  }
+  if (f) fclose(f);
+  snprintf(buf, n, "%s (family %s model %s)", name, fam, model);
+}
+
 static const char *measure_peak(void) {
   const char *env = getenv("OM_BENCH_PEAK");
   if (env && atof(env) > 0) {
@@ -322,7 +340,10 @@ int main(int argc, char **argv) {
   openblas_set_num_threads(1); /* before any call: its pool would hide work from thread CPU time */
 #endif
   const char *how = measure_peak();
-  printf("path %s, %d runs per layer, single thread, peak %.1f GFLOP/s (%s)\n", k->name, runs, PEAK, how);
+  char cpu[200];
+  cpu_name(cpu, sizeof cpu);
+  printf("cpu %s\npath %s, %d runs per layer, single thread, peak %.1f GFLOP/s (%s)\n", cpu, k->name, runs, PEAK,
+         how);
   bench_ukr(k);
   double tot_flop[3] = {0}, tot_t[3] = {0};
   const char *nets[3] = {"resnet50", "resnet18", "mobilenet_v2"};
