@@ -75,7 +75,10 @@ rc=$?
 # SIGTERM to mpirun (forwarded to every rank): the ordered prefix is kept as FILE.partial, and
 # --resume under MPI completes it byte-identically; a second --resume has nothing to do.
 "$OMPREDICT" -q -m t.onnx "$SRC/data" > all.csv
-OMPREDICT_TEST_DELAY_MS=30 $MPIRUN -n 3 "$OMPREDICT" -q -m t.onnx -j 1 -o sig.csv "$SRC/data" 2> /dev/null &
+# 100 ms per input: 10 s of work per rank, far past the kill below. mpirun forwards the signal late
+# (about 1 s on a 2-core Zen 4 VM: the ranks stopped after 96 inputs), and with 30 ms the run had
+# ended (3 s) before the signal reached it there.
+OMPREDICT_TEST_DELAY_MS=100 $MPIRUN -n 3 "$OMPREDICT" -q -m t.onnx -j 1 -o sig.csv "$SRC/data" 2> /dev/null &
 pid=$!
 sleep 2.5
 kill -TERM $pid
