@@ -58,6 +58,10 @@ static uint8_t blend(unsigned v, unsigned a, unsigned bg) {
 void om_px_convert_row(const uint8_t *in, int in_c, uint8_t *out, int out_c, size_t n,
                        const om_decode_opts *o) {
   int comp = o && o->composite_alpha && (in_c == 2 || in_c == 4);
+  if (in_c == out_c && (in_c == 1 || in_c == 3)) { /* nothing to convert */
+    memmove(out, in, n * (size_t)in_c);
+    return;
+  }
   const uint8_t *bg = o ? o->background : (const uint8_t *)"\0\0\0";
   for (size_t i = 0; i < n; i++) {
     const uint8_t *p = in + i * (size_t)in_c;

@@ -125,12 +125,15 @@ static int decode_body(jpeg_state *st, const uint8_t *buf, size_t len, const om_
   st->row = malloc((size_t)ow * (size_t)nc);
   st->rgb = malloc((size_t)ow * 3);
   if (!st->row || !st->rgb) return om_seterr(err, OM_E_NOMEM, "jpeg: out of memory for a row");
+  /* rows already in the output's layout (RGB to 3 channels, gray to 1) go straight into the image */
+  const int direct = !cmyk && nc == o->channels;
   while (ci->output_scanline < ci->output_height) {
     size_t y = ci->output_scanline;
-    JSAMPROW rp = st->row;
+    uint8_t *dst = out->px + y * (size_t)ow * (size_t)o->channels;
+    JSAMPROW rp = direct ? dst : st->row;
     if (jpeg_read_scanlines(ci, &rp, 1) != 1)
       return om_seterr(err, OM_E_FORMAT, "jpeg: no scanline %zu returned", y);
-    uint8_t *dst = out->px + y * (size_t)ow * (size_t)o->channels;
+    if (direct) continue;
     if (cmyk) {
       cmyk_row_to_rgb(st->row, st->rgb, (size_t)ow);
       om_px_convert_row(st->rgb, 3, dst, o->channels, (size_t)ow, o);

@@ -190,6 +190,23 @@ void om_resample_window(const uint8_t *src, int w, int h, int c, int rw, int rh,
     for (int y = yf; y < yl; y++) {
       const uint8_t *sr = src + (size_t)y * w * c;
       uint8_t *tr = tmp + (size_t)(y - yf) * nx * c;
+      if (c == 3) { /* RGB: one pass over the taps for all three channels (same sums, same order) */
+        for (size_t x = 0; x < nx; x++) {
+          const int32_t *k = kx + x * (size_t)ax.ksize;
+          const uint8_t *sp = sr + (size_t)bx[2 * x] * 3;
+          int n = bx[2 * x + 1];
+          int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+          for (int j = 0; j < n; j++, sp += 3) {
+            s0 += sp[0] * k[j];
+            s1 += sp[1] * k[j];
+            s2 += sp[2] * k[j];
+          }
+          tr[x * 3] = clip8(s0);
+          tr[x * 3 + 1] = clip8(s1);
+          tr[x * 3 + 2] = clip8(s2);
+        }
+        continue;
+      }
       for (size_t x = 0; x < nx; x++) {
         const int32_t *k = kx + x * (size_t)ax.ksize;
         const uint8_t *sp = sr + (size_t)bx[2 * x] * c;
@@ -218,10 +235,19 @@ void om_resample_window(const uint8_t *src, int w, int h, int c, int rw, int rh,
     const uint8_t *sr = hsrc + (size_t)(by[2 * y] - yf) * hstride;
     int n = by[2 * y + 1];
     uint8_t *dr = dst + y * nx * c;
-    for (size_t i = 0; i < nx * c; i++) {
-      int32_t ss = 1 << (PRECISION_BITS - 1);
-      for (int j = 0; j < n; j++) ss += sr[(size_t)j * hstride + i] * k[j];
-      dr[i] = clip8(ss);
+    /* taps outer, pixels inner: each source row is read in order and the inner loop vectorizes;
+     * integer sums, so the order changes nothing (partial sums stay far inside int32) */
+    enum { CHUNK = 512 };
+    for (size_t i0 = 0; i0 < nx * c; i0 += CHUNK) {
+      size_t m = nx * c - i0 < CHUNK ? nx * c - i0 : CHUNK;
+      int32_t acc[CHUNK];
+      for (size_t i = 0; i < m; i++) acc[i] = 1 << (PRECISION_BITS - 1);
+      for (int j = 0; j < n; j++) {
+        const uint8_t *s = sr + (size_t)j * hstride + i0;
+        const int32_t kj = k[j];
+        for (size_t i = 0; i < m; i++) acc[i] += s[i] * kj;
+      }
+      for (size_t i = 0; i < m; i++) dr[i0 + i] = clip8(acc[i]);
     }
   }
 }
