@@ -27,6 +27,7 @@ typedef struct om_cli {
   int ninputs;
   int precision;                /* --precision: 0 fp32 (default), 1 bf16 (OM_PRECISION_*) */
   int no_winograd;              /* --no-winograd */
+  int fast_jpeg;                /* --fast-jpeg: JPEG DCT downscaling down to the resize target */
   int profile;                  /* --profile: time per layer, table on stderr at the end */
 } om_cli;
 

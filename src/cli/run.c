@@ -1067,6 +1067,13 @@ int om_cli_run(const om_cli *c) {
   int pillow_like = pp.preset && (strcmp(pp.preset, "torchvision") == 0 ||
                                   strcmp(pp.preset, "inception") == 0);
   R.dopts.apply_exif = c->exif >= 0 ? c->exif : !pillow_like;
+  if (c->fast_jpeg && pp.resize_mode != OM_RESIZE_NONE) {
+    /* both sides at least the resize target (the larger side of a stretch, which EXIF may turn):
+     * never below what the resampler needs, so the result only loses what the scaled IDCT drops */
+    int m = pp.out_w > pp.out_h ? pp.out_w : pp.out_h;
+    if (pp.resize_mode == OM_RESIZE_SHORTER_CROP && pp.resize > m) m = pp.resize;
+    R.dopts.jpeg_min_w = R.dopts.jpeg_min_h = m;
+  }
   R.in = &in;
   R.fmt = fmt;
   R.nclasses = nclasses;
@@ -1115,8 +1122,9 @@ int om_cli_run(const om_cli *c) {
                     "workspace\n", c->model, (long long)model->opset, model->nnodes,
             om_plan_nsteps(plan), om_plan_workspace_bytes(plan));
     om_plan_describe(plan, emit_line, NULL);
-    fprintf(stderr, "ompredict: preprocessing: %s; exif %s\n",
-            om_preproc_format(&pp, spec, sizeof spec), R.dopts.apply_exif ? "applied" : "ignored");
+    fprintf(stderr, "ompredict: preprocessing: %s; exif %s; jpeg %s\n",
+            om_preproc_format(&pp, spec, sizeof spec), R.dopts.apply_exif ? "applied" : "ignored",
+            R.dopts.jpeg_min_w ? "DCT-downscaled down to the resize target (--fast-jpeg)" : "full size");
     char d[96];
     dims_str(res->dims, res->ndim, d, sizeof d);
     fprintf(stderr, "ompredict: result '%s' [%s] from %s%s; %d classes, top %d; labels: %s\n",
