@@ -432,6 +432,9 @@ def main():
                 Tool("joblib/loky", "n_jobs=%d, model pickled to workers" % T,
                      [PY, peer("joblib_bench.py"), "--model", pt[m], "--dir", d, "--n-jobs", str(T)], "peer", n,
                      jl_na or pt_na or jl_skip)]
+            if d == camera:  # the opt-in DCT-downscaled decode, where it matters (its ratio: default / it)
+                tools.append(Tool("ompredict", "-j %d, --fast-jpeg (opt-in, not pixel-exact)" % T,
+                                  [omp, "-m", ox, "-j", str(T), "--fast-jpeg", d], "ompredict", n, omp_na or ox_na))
             rows = section("%s: end to end, %d %s" % (m, n, label), tools, "%s.e2e.%s" % (m, d.rsplit("/", 1)[-1]))
             if m == models[0] and d == small:
                 reuse = {"ompredict": rows[0][1], "joblib": rows[2][1]}
