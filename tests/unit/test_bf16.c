@@ -20,6 +20,7 @@
 #include "engine/op.h"
 #include "io/npy.h"
 #include "onnx/onnx.h"
+#include "node_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -209,52 +210,28 @@ static void test_gemm(void) {
 
 /* ---- part 3: which Convs bf16 takes ---- */
 /* One Conv node (3x3, pad 1, stride s, C -> M on an H x H image, bias), planned with the given
- * precision and Winograd setting and run on x; fills y (M * OH * OH floats). */
-static int run_conv(int64_t C, int64_t M, int64_t H, int64_t s, const float *w, const float *b, int precision,
-                    int no_winograd, const float *x, float *y, size_t ny) {
-  onnx_tensor inits[2];
-  memset(inits, 0, sizeof inits);
-  inits[0].name = "W"; inits[0].dtype = OM_DT_FLOAT; inits[0].ndim = 4;
-  inits[0].dims[0] = M; inits[0].dims[1] = C; inits[0].dims[2] = 3; inits[0].dims[3] = 3;
-  inits[0].data = (void *)w; inits[0].nbytes = (size_t)(M * C * 9) * sizeof(float);
-  inits[1].name = "B"; inits[1].dtype = OM_DT_FLOAT; inits[1].ndim = 1; inits[1].dims[0] = M;
-  inits[1].data = (void *)b; inits[1].nbytes = (size_t)M * sizeof(float);
-  onnx_value_info in = {0}, out = {0};
-  in.name = "X"; in.dtype = OM_DT_FLOAT; in.has_shape = 1; in.ndim = 4;
-  in.dims[0] = 1; in.dims[1] = C; in.dims[2] = H; in.dims[3] = H;
-  out.name = "Y";
+ * precision and Winograd setting and run on x; fills y (ny floats). */
+static int run_conv(int64_t C, int64_t M, int64_t H, int64_t s, float *w, float *b, int precision,
+                    int no_winograd, float *x, float *y, size_t ny) {
+  tin ins[3] = {{"X", 4, {1, C, H, H}, x, 0}, {"W", 4, {M, C, 3, 3}, w, 1}, {"B", 1, {M}, b, 1}};
   int64_t ks[2] = {3, 3}, st[2] = {s, s}, pads[4] = {1, 1, 1, 1};
-  onnx_attr at[3];
-  memset(at, 0, sizeof at);
-  at[0].name = "kernel_shape"; at[0].type = ONNX_ATTR_INTS; at[0].n = 2; at[0].ints = ks;
-  at[1].name = "strides"; at[1].type = ONNX_ATTR_INTS; at[1].n = 2; at[1].ints = st;
-  at[2].name = "pads"; at[2].type = ONNX_ATTR_INTS; at[2].n = 4; at[2].ints = pads;
-  char *ins[3] = {"X", "W", "B"}, *outs[1] = {"Y"};
-  onnx_node node = {0};
-  node.name = "conv"; node.op_type = "Conv"; node.domain = "";
-  node.nin = 3; node.inputs = ins; node.nout = 1; node.outputs = outs; node.nattr = 3; node.attrs = at;
-  onnx_model m = {0};
-  m.opset = 17; m.nnodes = 1; m.nodes = &node; m.ninit = 2; m.inits = inits;
-  m.ninputs = 1; m.inputs = &in; m.noutputs = 1; m.outputs = &out;
+  onnx_attr at[3] = {a_ints("kernel_shape", 2, ks), a_ints("strides", 2, st), a_ints("pads", 4, pads)};
   om_plan_opts o;
   memset(&o, 0, sizeof o);
-  o.batch = 1;
   o.precision = precision;
   o.no_winograd = no_winograd;
   char err[OM_ERR_LEN];
-  om_plan *p = NULL;
-  om_workspace *ws = NULL;
-  int rc = om_plan_build(&m, &o, &p, err);
-  if (rc == OM_OK) rc = om_workspace_new(p, &ws, err);
-  if (rc == OM_OK) {
-    memcpy(om_workspace_input(ws, 0), x, (size_t)(C * H * H) * sizeof(float));
-    rc = om_run(p, ws, err);
+  int yn;
+  int64_t yd[OM_MAX_DIMS];
+  float *out = NULL;
+  if (run_node("Conv", at, 3, ins, 3, &o, &yn, yd, &out, err)) {
+    printf("conv plan/run failed: %s\n", err);
+    return -1;
   }
-  if (rc == OM_OK) memcpy(y, om_workspace_output(ws, 0), ny * sizeof(float));
-  else printf("conv plan/run failed: %s\n", err);
-  om_workspace_free(ws);
-  om_plan_free(p);
-  return rc;
+  int ok = count(yd, yn) == ny;
+  if (ok) memcpy(y, out, ny * sizeof(float));
+  free(out);
+  return ok ? 0 : -1;
 }
 
 static void test_conv_routes(void) {

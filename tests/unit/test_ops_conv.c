@@ -8,6 +8,7 @@
 #include "engine/gemm.h"
 #include "engine/op.h"
 #include "onnx/onnx.h"
+#include "node_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -36,98 +37,7 @@ static double ref_act(int act, double a, double b, double x) {
   }
 }
 
-/* ---- one-node model plumbing ---- */
-typedef struct tin {
-  const char *name;
-  int ndim;
-  int64_t dims[OM_MAX_DIMS];
-  float *data;
-  int is_init;
-} tin;
-
-static size_t count(const int64_t *d, int n) {
-  size_t c = 1;
-  for (int i = 0; i < n; i++) c *= (size_t)d[i];
-  return c;
-}
-
-static onnx_attr a_int(const char *name, int64_t v) {
-  onnx_attr a = {0};
-  a.name = (char *)name; a.type = ONNX_ATTR_INT; a.i = v;
-  return a;
-}
-static onnx_attr a_float(const char *name, float v) {
-  onnx_attr a = {0};
-  a.name = (char *)name; a.type = ONNX_ATTR_FLOAT; a.f = v;
-  return a;
-}
-static onnx_attr a_ints(const char *name, int n, int64_t *v) {
-  onnx_attr a = {0};
-  a.name = (char *)name; a.type = ONNX_ATTR_INTS; a.n = n; a.ints = v;
-  return a;
-}
-static onnx_attr a_str(const char *name, const char *s) {
-  onnx_attr a = {0};
-  a.name = (char *)name; a.type = ONNX_ATTR_STRING; a.s = (char *)s; a.s_len = strlen(s);
-  return a;
-}
-
-/* Builds and runs op(ins) -> Y; returns 0 and fills yd, yn and y (malloc'ed) or -1 with err. */
-static int run_node(const char *op, onnx_attr *attrs, int nattr, tin *ins, int nin, int path,
-                    int *yn, int64_t *yd, float **y, char *err) {
-  onnx_model m = {0};
-  onnx_node node = {0};
-  char *innames[8], *outnames[1] = {"Y"};
-  onnx_tensor inits[8];
-  onnx_value_info inputs[8], outputs[1];
-  memset(inits, 0, sizeof inits);
-  memset(inputs, 0, sizeof inputs);
-  memset(outputs, 0, sizeof outputs);
-  for (int i = 0; i < nin; i++) {
-    innames[i] = (char *)ins[i].name;
-    if (!ins[i].name[0]) continue;
-    if (ins[i].is_init) {
-      onnx_tensor *t = &inits[m.ninit++];
-      t->name = (char *)ins[i].name; t->dtype = OM_DT_FLOAT; t->ndim = ins[i].ndim;
-      memcpy(t->dims, ins[i].dims, sizeof t->dims);
-      t->data = ins[i].data; t->nbytes = count(ins[i].dims, ins[i].ndim) * 4;
-    } else {
-      onnx_value_info *v = &inputs[m.ninputs++];
-      v->name = (char *)ins[i].name; v->dtype = OM_DT_FLOAT; v->has_shape = 1; v->ndim = ins[i].ndim;
-      memcpy(v->dims, ins[i].dims, sizeof v->dims);
-    }
-  }
-  node.name = "n0"; node.op_type = (char *)op; node.domain = "";
-  node.nin = nin; node.inputs = innames; node.nout = 1; node.outputs = outnames;
-  node.nattr = nattr; node.attrs = attrs;
-  outputs[0].name = "Y";
-  m.opset = 17; m.nnodes = 1; m.nodes = &node; m.inits = inits; m.inputs = inputs;
-  m.noutputs = 1; m.outputs = outputs;
-  om_plan_opts o;
-  memset(&o, 0, sizeof o);
-  o.no_fusion = 1;
-  o.kernel_path = path;
-  om_plan *p = NULL;
-  om_workspace *w = NULL;
-  if (om_plan_build(&m, &o, &p, err)) return -1;
-  if (om_workspace_new(p, &w, err)) { om_plan_free(p); return -1; }
-  for (int i = 0; i < om_plan_ninputs(p); i++) {
-    const om_tensor_info *ti = om_plan_input(p, i);
-    for (int j = 0; j < nin; j++)
-      if (strcmp(ins[j].name, ti->name) == 0) memcpy(om_workspace_input(w, i), ins[j].data, ti->nbytes);
-  }
-  int rc = om_run(p, w, err);
-  if (!rc) {
-    const om_tensor_info *to = om_plan_output(p, 0);
-    *yn = to->ndim;
-    memcpy(yd, to->dims, sizeof(int64_t) * (size_t)to->ndim);
-    *y = malloc(to->nbytes + 4);
-    memcpy(*y, om_workspace_output(w, 0), to->nbytes);
-  }
-  om_workspace_free(w);
-  om_plan_free(p);
-  return rc ? -1 : 0;
-}
+/* ---- one-node model plumbing: node_model.h ---- */
 
 /* ---- naive references (3-D; 1-D/2-D use size-1 leading dims) ---- */
 typedef struct cc {
@@ -278,7 +188,11 @@ static void run_conv(cc t, int transpose, int path) {
   int yn;
   int64_t gd[OM_MAX_DIMS];
   float *y = NULL;
-  if (run_node(transpose ? "ConvTranspose" : "Conv", at, na, ins, t.sum ? 4 : 3, path, &yn, gd, &y, err)) {
+  om_plan_opts o;
+  memset(&o, 0, sizeof o);
+  o.no_fusion = 1;
+  o.kernel_path = path;
+  if (run_node(transpose ? "ConvTranspose" : "Conv", at, na, ins, t.sum ? 4 : 3, &o, &yn, gd, &y, err)) {
     fprintf(stderr, "FAIL %s: %s\n", desc, err);
     failures++;
     checks++;
