@@ -28,8 +28,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <immintrin.h>
-
 static double PEAK = 244.0; /* GFLOP/s of one core, set in main */
 
 static double now(void) {
@@ -198,42 +196,6 @@ static double bench_openblas(const layer *L, int runs) {
 }
 #endif
 
-/* The core's FP32 FMA peak: 12 independent accumulator chains (enough to cover the FMA latency on
- * every core we know), 16 FMAs per chain per pass, nothing else in the loop. Best of 5. */
-#define PEAK_BODY(T, SET1, FMA, ADD, LANES)                                                       \
-  const T a = SET1(0.999999f), b = SET1(1e-7f);                                                  \
-  T c0 = SET1(0.f), c1 = SET1(1.f), c2 = SET1(2.f), c3 = SET1(3.f), c4 = SET1(4.f),              \
-    c5 = SET1(5.f), c6 = SET1(6.f), c7 = SET1(7.f), c8 = SET1(8.f), c9 = SET1(9.f),              \
-    c10 = SET1(10.f), c11 = SET1(11.f);                                                          \
-  const long iters = 4000000;                                                                     \
-  double best = 1e30;                                                                            \
-  for (int rep = 0; rep < 5; rep++) {                                                            \
-    double t0 = now();                                                                           \
-    for (long it = 0; it < iters; it++) {                                                        \
-      c0 = FMA(c0, a, b); c1 = FMA(c1, a, b); c2 = FMA(c2, a, b); c3 = FMA(c3, a, b);            \
-      c4 = FMA(c4, a, b); c5 = FMA(c5, a, b); c6 = FMA(c6, a, b); c7 = FMA(c7, a, b);            \
-      c8 = FMA(c8, a, b); c9 = FMA(c9, a, b); c10 = FMA(c10, a, b); c11 = FMA(c11, a, b);        \
-      /* keeps the chains in registers and the loop as written */                                \
-      __asm__ volatile("" : "+v"(c0), "+v"(c1), "+v"(c2), "+v"(c3), "+v"(c4), "+v"(c5),          \
-                       "+v"(c6), "+v"(c7), "+v"(c8), "+v"(c9), "+v"(c10), "+v"(c11));            \
-    }                                                                                            \
-    t0 = now() - t0;                                                                             \
-    if (t0 < best) best = t0;                                                                    \
-  }                                                                                              \
-  c0 = ADD(ADD(ADD(c0, c1), ADD(c2, c3)), ADD(ADD(c4, c5), ADD(c6, c7)));                        \
-  c0 = ADD(c0, ADD(ADD(c8, c9), ADD(c10, c11)));                                                 \
-  float sink[LANES];                                                                             \
-  memcpy(sink, &c0, sizeof sink);                                                                \
-  if (sink[0] == 12345.0f) printf(" "); /* uses the sums */                                      \
-  return 2.0 * 12.0 * LANES * (double)iters / best / 1e9;
-
-__attribute__((target("avx512f"))) static double peak_avx512(void) {
-  PEAK_BODY(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, 16)
-}
-__attribute__((target("avx2,fma"))) static double peak_avx2(void) {
-  PEAK_BODY(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, 8)
-}
-
 /* The core, as /proc/cpuinfo names it: a VM's "AMD EPYC" was a Zen 5 core in some sessions and a
  * Zen 4 one (half the FP32 peak) in another, so the family and model go with it. */
 static void cpu_name(char *buf, size_t n) {
@@ -258,13 +220,10 @@ static const char *measure_peak(void) {
     PEAK = atof(env);
     return "from OM_BENCH_PEAK";
   }
-  if (om_gemm_path_supported(OM_KERNEL_AVX512)) {
-    PEAK = peak_avx512();
-    return "measured: 12 FMA chains, 512-bit";
-  }
-  if (om_gemm_path_supported(OM_KERNEL_AVX2)) {
-    PEAK = peak_avx2();
-    return "measured: 12 FMA chains, 256-bit";
+  double p = om_fp32_peak_gflops(); /* engine/peak.c, as --profile reports it */
+  if (p > 0) {
+    PEAK = p;
+    return "measured: 12 FMA chains of the widest vectors";
   }
   return "assumed: no SIMD FMA path on this CPU";
 }

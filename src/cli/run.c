@@ -398,7 +398,8 @@ static void thread_free(run_ctx *R, thread_ctx *t) {
 }
 
 /* --profile: where the time went, per op type and per layer (seconds summed over threads, so
- * GFLOP/s is per thread: one core's share when threads = cores). */
+ * GFLOP/s is per thread: one core's share when threads = cores), and that rate as a share of this
+ * core's FP32 peak, measured after the run (peak.c). */
 typedef struct {
   char op[32];
   double sec, flops;
@@ -408,6 +409,12 @@ typedef struct {
 static int cmp_sec_desc(const void *a, const void *b) {
   double x = ((const prof_group *)a)->sec, y = ((const prof_group *)b)->sec;
   return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* GFLOP/s and its share of the peak (left empty when there is no peak) as table cells. */
+static void rate_str(double gflops, double peak, char rate[32], char pct[16]) {
+  snprintf(rate, 32, "%.1f", gflops);
+  if (peak > 0) snprintf(pct, 16, "%.0f%%", 100 * gflops / peak);
 }
 
 static void print_profile(const run_ctx *R, int all) {
@@ -436,25 +443,30 @@ static void print_profile(const run_ctx *R, int all) {
   }
   qsort(g, (size_t)ng, sizeof *g, cmp_sec_desc);
   qsort(l, (size_t)n, sizeof *l, cmp_sec_desc);
+  double peak = om_fp32_peak_gflops();
   fprintf(stderr, "ompredict: profile over %zu network runs: %.3f ms per image per thread\n",
           R->prof_runs, 1e3 * total / runs);
-  fprintf(stderr, "  %-22s %6s %10s %6s %12s %9s\n", "op", "layers", "ms/image", "share",
-          "GFLOP/image", "GFLOP/s");
+  if (peak > 0)
+    fprintf(stderr, "  this core's FP32 peak: %.1f GFLOP/s (measured: 12 FMA chains, one thread); Winograd "
+                    "layers count direct-convolution FLOPs, so they can exceed 100%%\n", peak);
+  fprintf(stderr, "  %-22s %6s %10s %6s %12s %9s %6s\n", "op", "layers", "ms/image", "share",
+          "GFLOP/image", "GFLOP/s", "%peak");
   for (int j = 0; j < ng; j++) {
-    char rate[32] = "";
-    if (g[j].flops > 0 && g[j].sec > 0) snprintf(rate, sizeof rate, "%.1f", g[j].flops * runs / g[j].sec / 1e9);
-    fprintf(stderr, "  %-22s %6d %10.3f %5.1f%% %12.3f %9s\n", g[j].op, g[j].steps,
-            1e3 * g[j].sec / runs, total > 0 ? 100 * g[j].sec / total : 0, g[j].flops / 1e9, rate);
+    char rate[32] = "", pct[16] = "";
+    if (g[j].flops > 0 && g[j].sec > 0) rate_str(g[j].flops * runs / g[j].sec / 1e9, peak, rate, pct);
+    fprintf(stderr, "  %-22s %6d %10.3f %5.1f%% %12.3f %9s %6s\n", g[j].op, g[j].steps,
+            1e3 * g[j].sec / runs, total > 0 ? 100 * g[j].sec / total : 0, g[j].flops / 1e9, rate, pct);
   }
   int top = all || n < 15 ? n : 15;
-  fprintf(stderr, "  slowest %d layers:\n  %10s %6s %9s  %s\n", top, "ms/image", "share", "GFLOP/s", "layer");
+  fprintf(stderr, "  slowest %d layers:\n  %10s %6s %9s %6s  %s\n", top, "ms/image", "share", "GFLOP/s", "%peak",
+          "layer");
   for (int j = 0; j < top; j++) {
     om_step_info si;
     if (om_plan_step_info(R->plan, atoi(l[j].op), &si)) continue;
-    char rate[32] = "";
-    if (l[j].flops > 0 && l[j].sec > 0) snprintf(rate, sizeof rate, "%.1f", l[j].flops * runs / l[j].sec / 1e9);
-    fprintf(stderr, "  %10.3f %5.1f%% %9s  %s\n", 1e3 * l[j].sec / runs,
-            total > 0 ? 100 * l[j].sec / total : 0, rate, si.line);
+    char rate[32] = "", pct[16] = "";
+    if (l[j].flops > 0 && l[j].sec > 0) rate_str(l[j].flops * runs / l[j].sec / 1e9, peak, rate, pct);
+    fprintf(stderr, "  %10.3f %5.1f%% %9s %6s  %s\n", 1e3 * l[j].sec / runs,
+            total > 0 ? 100 * l[j].sec / total : 0, rate, pct, si.line);
   }
   free(g);
   free(l);

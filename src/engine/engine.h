@@ -57,6 +57,9 @@ enum { OM_PRECISION_FP32 = 0, OM_PRECISION_BF16 = 1 };
 /* 1 when this CPU runs the precision natively (FP32 always; BF16 needs AVX512-BF16). */
 int om_precision_supported(int precision);
 const char *om_precision_name(int precision); /* "fp32", "bf16" */
+/* This core's FP32 FMA peak in GFLOP/s, measured now on the calling thread (peak.c; 20-50 ms): the
+ * widest FMA the CPU runs, 0 where it has none. For reports (--profile), not for decisions. */
+double om_fp32_peak_gflops(void);
 
 /* Build a plan. Refusals name the node: "node 12 'conv1' (Conv): group 3 does not divide 64 channels". */
 int om_plan_build(const onnx_model *m, const om_plan_opts *opts, om_plan **out, char *err);

@@ -173,6 +173,12 @@ if [ -n "$nconv" ]; then
   awk -v n="$nconv" '$1 == "Conv" && $2 == n && $6 > 0 { ok = 1 } END { exit !ok }' prof.err \
     || fail "--profile: no 'Conv $nconv layers' row with a GFLOP/s figure: $(cat prof.err)"
 fi
+# the share of the measured peak: a peak line and a %peak cell, wherever the CPU has SIMD FMAs
+if "$OMPREDICT" --version 2>&1 | grep -qE "avx2|avx512"; then
+  grep -qE "FP32 peak: [0-9]+\.[0-9] GFLOP/s" prof.err || fail "--profile: no measured peak line: $(head -3 prof.err)"
+  awk '$1 == "Conv" && $7 ~ /^[0-9]+%$/ { ok = 1 } END { exit !ok }' prof.err \
+    || fail "--profile: no %peak cell on the Conv row: $(cat prof.err)"
+fi
 
 # A closed pipe: quick, quiet, status 2.
 for i in $(seq 1 30); do echo in0.npy; done > many.txt
