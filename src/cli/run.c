@@ -1079,13 +1079,8 @@ int om_cli_run(const om_cli *c) {
   int pillow_like = pp.preset && (strcmp(pp.preset, "torchvision") == 0 ||
                                   strcmp(pp.preset, "inception") == 0);
   R.dopts.apply_exif = c->exif >= 0 ? c->exif : !pillow_like;
-  if (c->fast_jpeg && pp.resize_mode != OM_RESIZE_NONE) {
-    /* both sides at least the resize target (the larger side of a stretch, which EXIF may turn):
-     * never below what the resampler needs, so the result only loses what the scaled IDCT drops */
-    int m = pp.out_w > pp.out_h ? pp.out_w : pp.out_h;
-    if (pp.resize_mode == OM_RESIZE_SHORTER_CROP && pp.resize > m) m = pp.resize;
-    R.dopts.jpeg_min_w = R.dopts.jpeg_min_h = m;
-  }
+  if (c->fast_jpeg) /* never below what the resampler needs: only the scaled IDCT's loss remains */
+    R.dopts.jpeg_min_w = R.dopts.jpeg_min_h = om_preproc_decode_min_side(&pp);
   R.in = &in;
   R.fmt = fmt;
   R.nclasses = nclasses;

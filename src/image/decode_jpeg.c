@@ -122,11 +122,14 @@ static int decode_body(jpeg_state *st, const uint8_t *buf, size_t len, const om_
                      ow, oh, nc);
   rc = om_image_alloc(out, ow, oh, o->channels, err);
   if (rc != OM_OK) return rc;
-  st->row = malloc((size_t)ow * (size_t)nc);
-  st->rgb = malloc((size_t)ow * 3);
-  if (!st->row || !st->rgb) return om_seterr(err, OM_E_NOMEM, "jpeg: out of memory for a row");
-  /* rows already in the output's layout (RGB to 3 channels, gray to 1) go straight into the image */
+  /* rows already in the output's layout (RGB to 3 channels, gray to 1) go straight into the image;
+   * the others pass through row buffers */
   const int direct = !cmyk && nc == o->channels;
+  if (!direct) {
+    st->row = malloc((size_t)ow * (size_t)nc);
+    st->rgb = malloc((size_t)ow * 3);
+    if (!st->row || !st->rgb) return om_seterr(err, OM_E_NOMEM, "jpeg: out of memory for a row");
+  }
   while (ci->output_scanline < ci->output_height) {
     size_t y = ci->output_scanline;
     uint8_t *dst = out->px + y * (size_t)ow * (size_t)o->channels;

@@ -82,6 +82,11 @@ int om_preproc_preset(const char *name, om_preproc *pp, char *err);
 int om_preproc_parse(const char *spec, om_preproc *pp, char *err);
 /* The spec that reproduces *pp (for --verbose and the summary); returns buf. */
 char *om_preproc_format(const om_preproc *pp, char *buf, size_t n);
+/* The side both decoded image sides must keep for the resampler to see what it would see in the
+ * full-size image's place (a JPEG may be DCT-downscaled down to it: om_decode_opts.jpeg_min_w/h):
+ * the shorter-side target for crop mode, the larger output side for stretch, 0 (no downscaling)
+ * for mode none, which crops the image as decoded. */
+int om_preproc_decode_min_side(const om_preproc *pp);
 /* Names of all presets, NULL-terminated. */
 const char *const *om_preproc_preset_names(void);
 

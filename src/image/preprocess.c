@@ -53,6 +53,19 @@ static void make_lut(const om_preproc *pp, int nch, float lut[3][256]) {
   }
 }
 
+/* Crop mode's shorter-side target: `resize`, or the larger output side when it is 0. */
+static int shorter_target(const om_preproc *pp) {
+  return pp->resize > 0 ? pp->resize : (pp->out_w > pp->out_h ? pp->out_w : pp->out_h);
+}
+
+int om_preproc_decode_min_side(const om_preproc *pp) {
+  switch (pp->resize_mode) {
+  case OM_RESIZE_SHORTER_CROP: return shorter_target(pp);
+  case OM_RESIZE_STRETCH: return pp->out_w > pp->out_h ? pp->out_w : pp->out_h; /* EXIF may turn it */
+  default: return 0;
+  }
+}
+
 int om_preprocess(const om_image *img, const om_preproc *pp, float *out, om_preproc_scratch *s,
                   char *err) {
   const char *name = pp->preset ? pp->preset : "custom";
@@ -81,7 +94,7 @@ int om_preprocess(const om_image *img, const om_preproc *pp, float *out, om_prep
   switch (pp->resize_mode) {
   case OM_RESIZE_SHORTER_CROP: {
     /* torchvision _compute_resized_output_size: short side = r, long = int(r * long / short). */
-    int r = pp->resize > 0 ? pp->resize : (ow > oh ? ow : oh);
+    int r = shorter_target(pp);
     int sh = w <= h ? w : h, lg = w <= h ? h : w;
     double nl = (double)((int64_t)r * lg) / (double)sh;
     /* Only the crop window is computed, so a long resized side costs nothing; just keep it an int. */

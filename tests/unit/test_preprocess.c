@@ -365,6 +365,16 @@ static void test_spec(void) {
           "bad spec '%s' accepted or *pp changed (rc %d)", bad[i], rc);
     printf("  bad spec %-12s -> %s\n", bad[i], err);
   }
+  /* the smallest decoded side --fast-jpeg may shrink a JPEG to (hand-computed per mode) */
+  struct { const char *spec; int want; } mins[] = {
+      {"preset=torchvision", 256}, {"preset=inception", 342}, {"preset=torchvision,resize=0", 224},
+      {"preset=torchvision,mode=stretch,size=300x200", 300}, {"preset=torchvision,mode=none", 0}};
+  for (size_t i = 0; i < OM_ARRAY_LEN(mins); i++) {
+    memset(&a, 0, sizeof a);
+    CHECK(om_preproc_parse(mins[i].spec, &a, err) == OM_OK, "%s: %s", mins[i].spec, err);
+    int got = om_preproc_decode_min_side(&a);
+    CHECK(got == mins[i].want, "decode min side of '%s' = %d, want %d", mins[i].spec, got, mins[i].want);
+  }
 }
 
 int main(void) {
