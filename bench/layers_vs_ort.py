@@ -51,7 +51,7 @@ def ours(model, runs, threads, exe):
         sys.exit(f"layers_vs_ort.py: ompredict failed:\n{r.stderr}")
     cls = collections.defaultdict(lambda: [0, 0.0])
     # "   1.519   3.4%     135.3   46 Conv 'name' [1x1024x14x14, 2048x1024x1x1(c), 2048(c)] -> 1x2048x7x7"
-    pat = re.compile(r"^\s+([\d.]+)\s+[\d.]+%\s+(?:[\d.]+\s+)?\d+ (\w+) '[^']*' \[([^\]]*)\].*-> (\S+)")
+    pat = re.compile(r"^\s+([\d.]+)\s+[\d.]+%\s+(?:[\d.]+\s+(?:\d+%\s+)?)?\d+ (\w+) '[^']*' \[([^\]]*)\].*-> (\S+)")
     for line in r.stderr.splitlines():
         m = pat.match(line)
         if not m:
