@@ -39,5 +39,9 @@ size_t om_resample_scratch_size(int w, int h, int c, int rw, int rh, int interp,
                                 int x1, int y1);
 void om_resample_window(const uint8_t *src, int w, int h, int c, int rw, int rh, int interp, int x0,
                         int y0, int x1, int y1, uint8_t *dst, void *scratch);
+/* The same with the vector paths chosen by the caller: simd 0 keeps every pass scalar (tests compare
+ * the two), 1 uses the AVX-512BW horizontal pass for RGB, which the CPU must run. */
+void om_resample_window_path(const uint8_t *src, int w, int h, int c, int rw, int rh, int interp,
+                             int x0, int y0, int x1, int y1, uint8_t *dst, void *scratch, int simd);
 
 #endif

@@ -11,6 +11,7 @@
  * so cropping first gives the very same pixels. */
 #include "image/image_internal.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -113,14 +114,15 @@ size_t om_resample_scratch_size(int w, int h, int c, int rw, int rh, int interp,
   axis_init(&ay, h, rh, interp);
   int yf, yl;
   row_span(h, rh, interp, y0, y1, &yf, &yl);
-  size_t parts[5];
+  size_t parts[6], nxp = (nx + 15) & ~(size_t)15;
   if (om_mul_size(nx, (size_t)ax.ksize * sizeof(int32_t), &parts[0]) ||
       om_mul_size(ny, (size_t)ay.ksize * sizeof(int32_t), &parts[1]) ||
       om_mul_size(nx + ny, 2 * sizeof(int), &parts[2]) ||
       om_mul_size((size_t)(ax.ksize > ay.ksize ? ax.ksize : ay.ksize), sizeof(double), &parts[3]) ||
-      om_mul_size((size_t)(yl - yf), nx, &t) || om_mul_size(t, (size_t)c, &parts[4]))
+      om_mul_size((size_t)(yl - yf), nx, &t) || om_mul_size(t, (size_t)c, &parts[4]) ||
+      om_mul_size(nxp, ((size_t)ax.ksize + 2) * sizeof(int32_t), &parts[5])) /* hpass_rgb512's tables */
     return 0;
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < 6; i++)
     if (om_add_size(total, up16(parts[i]), &total)) return 0;
   return total;
 }
@@ -155,8 +157,80 @@ static void resample_nearest(const uint8_t *src, int w, int h, int c, int rw, in
   }
 }
 
+/* Horizontal pass, RGB: outputs [xa, xb) of one row, one loop over the taps for all three channels. */
+static void hrow_rgb(const uint8_t *sr, uint8_t *tr, size_t xa, size_t xb, const int32_t *kx, int ksize,
+                     const int *bx) {
+  for (size_t x = xa; x < xb; x++) {
+    const int32_t *k = kx + x * (size_t)ksize;
+    const uint8_t *sp = sr + (size_t)bx[2 * x] * 3;
+    int n = bx[2 * x + 1];
+    int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
+    for (int j = 0; j < n; j++, sp += 3) {
+      s0 += sp[0] * k[j];
+      s1 += sp[1] * k[j];
+      s2 += sp[2] * k[j];
+    }
+    tr[x * 3] = clip8(s0);
+    tr[x * 3 + 1] = clip8(s1);
+    tr[x * 3 + 2] = clip8(s2);
+  }
+}
+
+#define T512R __attribute__((target("avx512f,avx512bw")))
+
+/* The same row, 16 outputs a step (x86-64 with AVX-512BW): per tap, one 32-bit gather fetches R, G, B
+ * (and one byte more) of every lane's source pixel; the products and int32 sums are hrow_rgb's, so the
+ * bytes are identical (an integer sum does not depend on its order, and the lanes past a pixel's own
+ * tap count gather nothing and add zero). kt: the coefficients transposed, kt[j * nxp + x]; off: 3 *
+ * first source pixel; cnt: taps (0 past nx). Every gather reads one byte past the pixel, so the caller
+ * keeps the image's last row (whose last pixel ends the buffer) on hrow_rgb. */
+T512R static void hrow_rgb512(const uint8_t *sr, uint8_t *tr, size_t nx, const int32_t *kt, size_t nxp,
+                              const int32_t *off, const int32_t *cnt) {
+  const __m512i half = _mm512_set1_epi32(1 << (PRECISION_BITS - 1)), ff = _mm512_set1_epi32(0xFF);
+  const __m512i zero = _mm512_setzero_si512(), top = _mm512_set1_epi32(255), three = _mm512_set1_epi32(3);
+  /* 4-byte lanes (R, G, B, 0) to 3-byte pixels: within each 128-bit lane, then the lanes' 12 bytes together */
+  const __m512i pick = _mm512_set4_epi32(-1, 0x0E0D0C0A, 0x09080605, 0x04020100);
+  const __m512i join = _mm512_set_epi32(15, 15, 15, 15, 14, 13, 12, 10, 9, 8, 6, 5, 4, 2, 1, 0);
+  for (size_t x = 0; x < nx; x += 16) {
+    __m512i o = _mm512_loadu_si512(off + x), n = _mm512_loadu_si512(cnt + x);
+    __m512i s0 = half, s1 = half, s2 = half;
+    for (int j = 0;; j++) {
+      __mmask16 m = _mm512_cmpgt_epi32_mask(n, _mm512_set1_epi32(j));
+      if (!m) break;
+      __m512i v = _mm512_mask_i32gather_epi32(zero, m, o, sr, 1);
+      __m512i k = _mm512_loadu_si512(kt + (size_t)j * nxp + x);
+      s0 = _mm512_add_epi32(s0, _mm512_mullo_epi32(_mm512_and_si512(v, ff), k));
+      s1 = _mm512_add_epi32(s1, _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(v, 8), ff), k));
+      s2 = _mm512_add_epi32(s2, _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(v, 16), ff), k));
+      o = _mm512_add_epi32(o, three);
+    }
+    /* clip8: negative -> 0, else >> PRECISION_BITS, at most 255 */
+    s0 = _mm512_min_epi32(_mm512_srli_epi32(_mm512_max_epi32(s0, zero), PRECISION_BITS), top);
+    s1 = _mm512_min_epi32(_mm512_srli_epi32(_mm512_max_epi32(s1, zero), PRECISION_BITS), top);
+    s2 = _mm512_min_epi32(_mm512_srli_epi32(_mm512_max_epi32(s2, zero), PRECISION_BITS), top);
+    __m512i px = _mm512_or_si512(s0, _mm512_or_si512(_mm512_slli_epi32(s1, 8), _mm512_slli_epi32(s2, 16)));
+    px = _mm512_permutexvar_epi32(join, _mm512_shuffle_epi8(px, pick));
+    size_t left = nx - x < 16 ? nx - x : 16;
+    _mm512_mask_storeu_epi8(tr + x * 3, (__mmask64)((1ULL << (3 * left)) - 1), px);
+  }
+}
+
+static int have_avx512bw(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+#else
+  return 0;
+#endif
+}
+
 void om_resample_window(const uint8_t *src, int w, int h, int c, int rw, int rh, int interp, int x0,
                         int y0, int x1, int y1, uint8_t *dst, void *scratch) {
+  om_resample_window_path(src, w, h, c, rw, rh, interp, x0, y0, x1, y1, dst, scratch, have_avx512bw());
+}
+
+void om_resample_window_path(const uint8_t *src, int w, int h, int c, int rw, int rh, int interp,
+                             int x0, int y0, int x1, int y1, uint8_t *dst, void *scratch, int simd) {
   if (interp == OM_INTERP_NEAREST) {
     if (rw == w && rh == h) interp = OM_INTERP_BILINEAR; /* Pillow copies: both passes skip */
     else {
@@ -180,6 +254,9 @@ void om_resample_window(const uint8_t *src, int w, int h, int c, int rw, int rh,
   p += up16((nx + ny) * 2 * sizeof(int));
   double *dt = (double *)p;
   p += up16((size_t)(ax.ksize > ay.ksize ? ax.ksize : ay.ksize) * sizeof(double));
+  const size_t nxp = (nx + 15) & ~(size_t)15;
+  int32_t *kt = (int32_t *)p, *koff = kt + nxp * (size_t)ax.ksize, *kcnt = koff + nxp;
+  p += up16(nxp * ((size_t)ax.ksize + 2) * sizeof(int32_t));
   uint8_t *tmp = p;
 
   /* Horizontal pass over the source rows the vertical pass needs: tmp is (yl-yf) x nx x c. */
@@ -187,24 +264,19 @@ void om_resample_window(const uint8_t *src, int w, int h, int c, int rw, int rh,
   size_t hstride;
   if (need_h) {
     axis_coeffs(&ax, w, x0, x1, kx, bx, dt);
+    const int rgb512 = c == 3 && simd;
+    if (rgb512)
+      for (size_t x = 0; x < nxp; x++) {
+        for (int j = 0; j < ax.ksize; j++) kt[(size_t)j * nxp + x] = x < nx ? kx[x * (size_t)ax.ksize + j] : 0;
+        koff[x] = x < nx ? 3 * bx[2 * x] : 0;
+        kcnt[x] = x < nx ? bx[2 * x + 1] : 0;
+      }
     for (int y = yf; y < yl; y++) {
       const uint8_t *sr = src + (size_t)y * w * c;
       uint8_t *tr = tmp + (size_t)(y - yf) * nx * c;
-      if (c == 3) { /* RGB: one pass over the taps for all three channels (same sums, same order) */
-        for (size_t x = 0; x < nx; x++) {
-          const int32_t *k = kx + x * (size_t)ax.ksize;
-          const uint8_t *sp = sr + (size_t)bx[2 * x] * 3;
-          int n = bx[2 * x + 1];
-          int32_t s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-          for (int j = 0; j < n; j++, sp += 3) {
-            s0 += sp[0] * k[j];
-            s1 += sp[1] * k[j];
-            s2 += sp[2] * k[j];
-          }
-          tr[x * 3] = clip8(s0);
-          tr[x * 3 + 1] = clip8(s1);
-          tr[x * 3 + 2] = clip8(s2);
-        }
+      if (c == 3) {
+        if (rgb512 && y < h - 1) hrow_rgb512(sr, tr, nx, kt, nxp, koff, kcnt);
+        else hrow_rgb(sr, tr, 0, nx, kx, ax.ksize, bx);
         continue;
       }
       for (size_t x = 0; x < nx; x++) {
