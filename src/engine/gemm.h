@@ -132,6 +132,20 @@ typedef struct om_gemm_bmat {
 void om_gemm_packb_strided(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t nc, int nr,
                            float *dst);
 
+/* ---- matrix-vector product, AVX-512: y[M] = act(W[M,K] x[K] + init + bias) ----
+ * A 1x1 Conv on a 1x1 map (the squeeze-excitation layers of efficientnet) is a GEMM with N = 1, where
+ * the tile's 32 columns hold one live value and the epilogue runs 32 times the activations it needs;
+ * a classifier Gemm on one image (M = 1) is the same product with its weights transposed.
+ * Here W is packed once into panels of OM_GEMV_ROWS rows, k-major (panel p: K x OM_GEMV_ROWS floats,
+ * rows past M zero), so each k reads one contiguous line of the panel and the sums run over whole
+ * vectors of outputs: k = 0 .. K-1 in order per output, then init (a residual), bias, activation. */
+#define OM_GEMV_ROWS 64
+size_t om_gemv_packed_floats(int64_t M, int64_t K); /* 0 on overflow */
+/* W[i][k] = w[i*rs + k*cs] * scale */
+void om_gemv_pack(int64_t M, int64_t K, const float *w, int64_t rs, int64_t cs, float scale, float *dst);
+void om_gemv_avx512(int64_t M, int64_t K, const float *wp, const float *x, const float *init,
+                    const om_gemm_epi *epi, float *y);
+
 /* Micro-kernels, one per file (gemm_ref.c, gemm_avx2.c, gemm_avx512.c). */
 void om_gemm_ukr_ref(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int mr,
                      int nr, const float *init, int64_t ldi, int load_c, const om_gemm_epi *epi,

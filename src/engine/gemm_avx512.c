@@ -129,3 +129,32 @@ T512 void om_gemm_ukr_avx512(int64_t kc, const float *a, const float *b, float *
   OM_TILE512_ADD_SRC(mr)
   OM_TILE512_STORE(c, ldc, mr, epi, row0)
 }
+
+T512 void om_gemv_avx512(int64_t M, int64_t K, const float *wp, const float *x, const float *init,
+                         const om_gemm_epi *epi, float *y) {
+  for (int64_t p0 = 0; p0 < M; p0 += OM_GEMV_ROWS, wp += K * OM_GEMV_ROWS) {
+    /* four chains of 16 outputs: enough to cover the FMA latency, one line of W per k */
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    const float *w = wp;
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < K; k++, w += OM_GEMV_ROWS) {
+      const __m512 xv = _mm512_set1_ps(x[k]);
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(w), xv, s0);
+      s1 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 16), xv, s1);
+      s2 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 32), xv, s2);
+      s3 = _mm512_fmadd_ps(_mm512_loadu_ps(w + 48), xv, s3);
+    }
+    __m512 acc[4] = {s0, s1, s2, s3};
+    for (int v = 0; v < 4; v++) {
+      int64_t i0 = p0 + 16 * v;
+      if (i0 >= M) break;
+      int n = M - i0 < 16 ? (int)(M - i0) : 16;
+      __mmask16 m = (__mmask16)(n == 16 ? 0xFFFF : (1u << n) - 1);
+      __m512 a = acc[v];
+      if (init) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, init + i0));
+      if (epi->bias) a = _mm512_add_ps(a, _mm512_maskz_loadu_ps(m, epi->bias + i0));
+      if (epi->act != OM_ACT_NONE) a = om_vm_act512(a, epi->act, epi->alpha, epi->beta);
+      _mm512_mask_storeu_ps(y + i0, m, a);
+    }
+  }
+}

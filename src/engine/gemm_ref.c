@@ -281,3 +281,16 @@ const om_gemm_kernel *om_gemm_kernel_best(int path) {
     return om_gemm_kernel_get(OM_KERNEL_AVX2);
   return om_gemm_kernel_get(OM_KERNEL_REF);
 }
+
+size_t om_gemv_packed_floats(int64_t M, int64_t K) {
+  if (M < 1 || K < 1) return 0;
+  size_t panels = (size_t)((M + OM_GEMV_ROWS - 1) / OM_GEMV_ROWS), n;
+  if (om_mul_size(panels, (size_t)K, &n) || om_mul_size(n, OM_GEMV_ROWS, &n)) return 0;
+  return n;
+}
+
+void om_gemv_pack(int64_t M, int64_t K, const float *w, int64_t rs, int64_t cs, float scale, float *dst) {
+  for (int64_t p0 = 0; p0 < M; p0 += OM_GEMV_ROWS)
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t i = 0; i < OM_GEMV_ROWS; i++) *dst++ = p0 + i < M ? w[(p0 + i) * rs + k * cs] * scale : 0.0f;
+}

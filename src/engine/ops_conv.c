@@ -37,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DEPTHWISE, CONV_TRANSPOSE, CONV_WINOGRAD, CONV_DIRECT };
+enum { CONV_GEMM_1X1, CONV_IM2COL, CONV_DEPTHWISE, CONV_TRANSPOSE, CONV_WINOGRAD, CONV_DIRECT, CONV_GEMV };
 
 typedef struct conv_params {
   int kind;
@@ -437,6 +437,21 @@ static int conv_prepare(om_prep *p, char *err) {
               c->pw == 0 && c->OD == c->D && c->OH == c->H && c->OW == c->W;
     c->kind = one ? CONV_GEMM_1X1 : CONV_IM2COL;
     if (c->in_scale && !one) return om_seterr(err, OM_E_INVALID, "om_in_scale needs a 1x1 stride-1 unpadded Conv");
+    /* a 1x1 Conv on a 1x1 map (squeeze-excitation): a matrix-vector product, not a GEMM whose tile
+     * would hold one live column (efficientnet_b0's 32 such layers 0.45 -> see README) */
+    if (one && ohw == 1 && c->group == 1 && Wt->data && !c->in_scale && c->k->path == OM_KERNEL_AVX512 &&
+        p->precision != OM_PRECISION_BF16) {
+      size_t nf = om_gemv_packed_floats(c->M, c->Kg), bytes;
+      float *wp = !nf || om_mul_size(nf, sizeof(float), &bytes) ? NULL : om_prep_alloc(p, bytes);
+      if (!wp) return om_seterr(err, OM_E_NOMEM, "out of memory packing Conv weights");
+      om_gemv_pack(c->M, c->Kg, Wt->data, c->Kg, 1, 1.0f, wp);
+      c->wpacked = wp;
+      c->kind = CONV_GEMV;
+      p->consumed |= 1u << 1;
+      p->scratch_bytes = 0;
+      p->params = c;
+      return OM_OK;
+    }
     int wino = Wt->data && c->group == 1 && c->D == 1 && c->kd == 1 && c->kh == 3 && c->kw == 3 &&
                c->sh == 1 && c->sw == 1 && c->dh == 1 && c->dw == 1 && c->k->path != OM_KERNEL_REF &&
                !p->no_winograd &&
@@ -604,6 +619,12 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
                   om_intra_slice(scratch, &team, t));
       }
     }
+    return;
+  }
+  if (c->kind == CONV_GEMV) {
+    const om_gemm_epi epi = {bias, c->act, c->alpha, c->beta};
+    for (int64_t n = 0; n < c->N; n++)
+      om_gemv_avx512(c->M, c->Kg, c->wpacked, x + n * c->C, sum ? sum + n * c->M : NULL, &epi, y + n * c->M);
     return;
   }
   if (c->kind == CONV_WINOGRAD) {

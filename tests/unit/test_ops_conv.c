@@ -310,6 +310,16 @@ static void all_cases(void) {
     t = mk2(1, 6, 7, 9, 10, 2, 3, 2, 1, 0);
     t.act = OM_ACT_LEAKY_RELU; t.wconst = 0;
     run_conv(t, 0, path);
+    /* 1x1 on a 1x1 map (squeeze-excitation; the AVX-512 path's matrix-vector product): output
+     * counts below, at and past its 64-row panels and 16-lane vectors, a batch, sum and activations */
+    static const int gv[][4] = {{48, 1152, OM_ACT_SIGMOID, 0}, {1152, 48, OM_ACT_SILU, 0},
+                                {5, 1, OM_ACT_NONE, 1},        {1, 17, OM_ACT_RELU, 1},
+                                {33, 64, OM_ACT_NONE, 0},      {7, 100, OM_ACT_CLIP, 1}};
+    for (size_t i = 0; i < sizeof gv / sizeof gv[0]; i++) {
+      t = mk2(i % 2 ? 2 : 1, gv[i][0], 1, 1, gv[i][1], 1, 1, 1, 1, 0);
+      t.act = gv[i][2]; t.sum = gv[i][3]; t.bias = i != 4;
+      run_conv(t, 0, path);
+    }
     /* asymmetric pads, auto_pad */
     t = mk2(1, 3, 9, 8, 4, 1, 3, 2, 1, 0);
     t.pb[1] = 0; t.pb[2] = 2; t.pe[1] = 1; t.pe[2] = 0;
