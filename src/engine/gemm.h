@@ -114,6 +114,11 @@ static inline void *om_intra_slice(void *scratch, const om_intra *in, int t) {
  * product is small): output tiles split over rows and/or columns, thread t packing into its own
  * scratch slice (each om_gemm_scratch_bytes long). Bit-identical to om_gemm. */
 void om_gemm_par(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch, om_intra in);
+/* om_gemv_avx512 on up to in.nthreads threads (an OpenMP region when the product is large enough):
+ * its 64-row panels split over the team, each output computed whole by one thread, so the bytes do
+ * not depend on the team size. */
+void om_gemv_par(int64_t M, int64_t K, const float *wp, const float *x, const float *init,
+                 const om_gemm_epi *epi, float *y, om_intra in);
 /* The same on a sub-range of C: rows [i0, i1) (i0 a multiple of mr), columns [j0, j1) (j0 a multiple
  * of nr); what a team thread calls when the caller already runs inside its own parallel region. */
 void om_gemm_range(const om_gemm_kernel *k, const om_gemm_args *g, void *scratch, int64_t i0,

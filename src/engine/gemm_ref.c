@@ -294,3 +294,29 @@ void om_gemv_pack(int64_t M, int64_t K, const float *w, int64_t rs, int64_t cs, 
     for (int64_t k = 0; k < K; k++)
       for (int64_t i = 0; i < OM_GEMV_ROWS; i++) *dst++ = p0 + i < M ? w[(p0 + i) * rs + k * cs] * scale : 0.0f;
 }
+
+/* Panels [p0, p1) of the product: om_gemv_avx512 on their rows. */
+static void gemv_panels(int64_t M, int64_t K, const float *wp, const float *x, const float *init,
+                        const om_gemm_epi *epi, float *y, int64_t p0, int64_t p1) {
+  int64_t r0 = p0 * OM_GEMV_ROWS, r1 = p1 * OM_GEMV_ROWS < M ? p1 * OM_GEMV_ROWS : M;
+  if (r1 <= r0) return;
+  om_gemm_epi e = *epi;
+  if (e.bias) e.bias += r0;
+  om_gemv_avx512(r1 - r0, K, wp + r0 * K, x, init ? init + r0 : NULL, &e, y + r0);
+}
+
+void om_gemv_par(int64_t M, int64_t K, const float *wp, const float *x, const float *init,
+                 const om_gemm_epi *epi, float *y, om_intra in) {
+  const int64_t panels = (M + OM_GEMV_ROWS - 1) / OM_GEMV_ROWS;
+  int nt = in.nthreads < panels ? in.nthreads : (int)panels;
+  /* a classifier's 1000 x 2048 weights are worth splitting; a squeeze-excitation layer's are not */
+  if (nt <= 1 || (double)M * (double)K < 262144.0) {
+    om_gemv_avx512(M, K, wp, x, init, epi, y);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_get_thread_num(), n = omp_get_num_threads();
+    gemv_panels(M, K, wp, x, init, epi, y, panels * t / n, panels * (t + 1) / n);
+  }
+}

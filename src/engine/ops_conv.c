@@ -624,7 +624,7 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
   if (c->kind == CONV_GEMV) {
     const om_gemm_epi epi = {bias, c->act, c->alpha, c->beta};
     for (int64_t n = 0; n < c->N; n++)
-      om_gemv_avx512(c->M, c->Kg, c->wpacked, x + n * c->C, sum ? sum + n * c->M : NULL, &epi, y + n * c->M);
+      om_gemv_par(c->M, c->Kg, c->wpacked, x + n * c->C, sum ? sum + n * c->M : NULL, &epi, y + n * c->M, team);
     return;
   }
   if (c->kind == CONV_WINOGRAD) {

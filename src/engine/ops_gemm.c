@@ -53,7 +53,7 @@ static void run_one(const mm_params *c, const float *a, const float *b, float *y
                     void *scratch) {
   if (c->gemv) { /* M = 1: A's one row is contiguous whether transposed or not */
     const om_gemm_epi epi = {NULL, c->act, c->act_alpha, c->act_beta};
-    om_gemv_avx512(c->N, c->K, c->gemv, a, init ? y : NULL, &epi, y);
+    om_gemv_par(c->N, c->K, c->gemv, a, init ? y : NULL, &epi, y, om_intra_get());
     return;
   }
   om_gemm_args g = {0};
