@@ -264,7 +264,8 @@ void om_resample_window_path(const uint8_t *src, int w, int h, int c, int rw, in
   size_t hstride;
   if (need_h) {
     axis_coeffs(&ax, w, x0, x1, kx, bx, dt);
-    const int rgb512 = c == 3 && simd;
+    /* the gathers take int32 byte offsets into a row */
+    const int rgb512 = c == 3 && simd && (int64_t)w * 3 < INT32_MAX - 64;
     if (rgb512)
       for (size_t x = 0; x < nxp; x++) {
         for (int j = 0; j < ax.ksize; j++) kt[(size_t)j * nxp + x] = x < nx ? kx[x * (size_t)ax.ksize + j] : 0;
