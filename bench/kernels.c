@@ -1,5 +1,6 @@
 /* bench/kernels.c: single-threaded timings of the conv layer shapes of resnet50, resnet18 and
- * mobilenet_v2 (each run as a one-node Conv through the real planner, bias + ReLU fused), plus the
+ * mobilenet_v2 and efficientnet_b0's depthwise layers (each run as a one-node Conv through the real
+ * planner, bias + ReLU fused), plus the
  * GEMM micro-kernel alone (L1-resident panels) and one plain packed GEMM. Median of several runs;
  * prints GFLOP/s and the share of this core's FP32 peak, measured at start-up (12 independent FMA
  * chains on the widest vectors the CPU runs: a Zen 5 core gives about 244 GFLOP/s, a Zen 4 core,
@@ -79,6 +80,10 @@ static const layer layers[] = {
   {"mobilenet_v2", "dw 3x3 s2 96 @112", 96, 112, 112, 96, 3, 2, 96},
   {"mobilenet_v2", "dw 3x3 144 @56", 144, 56, 56, 144, 3, 1, 144},
   {"mobilenet_v2", "dw 3x3 576 @14", 576, 14, 14, 576, 3, 1, 576},
+  {"efficientnet_b0", "dw 5x5 240 @28", 240, 28, 28, 240, 5, 1, 240},
+  {"efficientnet_b0", "dw 5x5 672 @14", 672, 14, 14, 672, 5, 1, 672},
+  {"efficientnet_b0", "dw 5x5 s2 672 @14", 672, 14, 14, 672, 5, 2, 672},
+  {"efficientnet_b0", "dw 5x5 1152 @7", 1152, 7, 7, 1152, 5, 1, 1152},
   {"mobilenet_v2", "1x1 32->16 @112", 32, 112, 112, 16, 1, 1, 1},
   {"mobilenet_v2", "1x1 16->96 @112", 16, 112, 112, 96, 1, 1, 1},
   {"mobilenet_v2", "1x1 144->24 @56", 144, 56, 56, 24, 1, 1, 1},
