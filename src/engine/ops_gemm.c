@@ -18,7 +18,7 @@ typedef struct mm_params {
   int bnd;                        /* batch dims (output) */
   int64_t bdims[OM_MAX_DIMS], a_bs[OM_MAX_DIMS], b_bs[OM_MAX_DIMS]; /* batch strides (elements) */
   const float *bpacked;
-  const float *gemv;              /* Gemm with M = 1 on AVX-512: B^T packed for om_gemv_avx512 */
+  const float *gemv;              /* M = 1, one batch, AVX-512: B^T packed for om_gemv_avx512 */
   float alpha, beta;
   int has_c;
   int cnd;
@@ -32,8 +32,21 @@ static int read_fusion(om_prep *p, mm_params *c, const om_tensor *Y, char *err) 
   return om_read_fusion(p, Y->ndim, Y->dims, &c->act, &c->act_alpha, &c->act_beta, &c->has_sum, err);
 }
 
-/* Packs constant B (one matrix) when present; sets scratch. */
+/* Packs constant B (one matrix) when present; sets scratch. One row of A times a constant B (a
+ * classifier on one image) on AVX-512: y^T = B^T a^T, a matrix-vector product (gemm.h). */
 static int finish(om_prep *p, mm_params *c, const om_tensor *B, int b_single, char *err) {
+  if (B->data && b_single && c->M == 1 && c->batch == 1 && c->N > 0 && c->K > 0 &&
+      c->k->path == OM_KERNEL_AVX512) {
+    size_t nf = om_gemv_packed_floats(c->N, c->K), bytes;
+    float *wp = !nf || om_mul_size(nf, sizeof(float), &bytes) ? NULL : om_prep_alloc(p, bytes);
+    if (!wp) return om_seterr(err, OM_E_NOMEM, "out of memory packing B (%zu floats)", nf);
+    om_gemv_pack(c->N, c->K, B->data, c->b_cs, c->b_rs, c->alpha, wp);
+    c->gemv = wp;
+    p->consumed |= 1u << 1;
+    p->scratch_bytes = 0;
+    p->params = c;
+    return OM_OK;
+  }
   if (B->data && b_single && c->M > 0 && c->N > 0 && c->K > 0) {
     size_t nf = om_gemm_packed_b_floats(c->k, c->K, c->N), bytes;
     if (!nf || om_mul_size(nf, sizeof(float), &bytes))
@@ -51,7 +64,7 @@ static int finish(om_prep *p, mm_params *c, const om_tensor *B, int b_single, ch
 
 static void run_one(const mm_params *c, const float *a, const float *b, float *y, int init,
                     void *scratch) {
-  if (c->gemv) { /* M = 1: A's one row is contiguous whether transposed or not */
+  if (c->gemv) { /* M = 1: A's one row is contiguous, Gemm's transposed or not */
     const om_gemm_epi epi = {NULL, c->act, c->act_alpha, c->act_beta};
     om_gemv_par(c->N, c->K, c->gemv, a, init ? y : NULL, &epi, y, om_intra_get());
     return;
@@ -118,18 +131,6 @@ static int gemm_prepare(om_prep *p, char *err) {
   Y->dims[1] = c->N;
   if ((rc = read_fusion(p, c, Y, err))) return rc;
   c->k = om_gemm_kernel_best(p->kernel_path);
-  if (c->M == 1 && B->data && c->N > 0 && c->K > 0 && c->k->path == OM_KERNEL_AVX512) {
-    /* one image through a classifier: y^T = B^T a^T, a matrix-vector product (gemm.h) */
-    size_t nf = om_gemv_packed_floats(c->N, c->K), bytes;
-    float *wp = !nf || om_mul_size(nf, sizeof(float), &bytes) ? NULL : om_prep_alloc(p, bytes);
-    if (!wp) return om_seterr(err, OM_E_NOMEM, "out of memory packing B");
-    om_gemv_pack(c->N, c->K, B->data, c->b_cs, c->b_rs, c->alpha, wp);
-    c->gemv = wp;
-    p->consumed |= 1u << 1;
-    p->scratch_bytes = 0;
-    p->params = c;
-    return OM_OK;
-  }
   return finish(p, c, B, 1, err);
 }
 
