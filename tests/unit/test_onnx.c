@@ -15,17 +15,8 @@
 #include <unistd.h>
 
 #include "onnx/onnx.h"
+#include "check.h"
 
-static int failures;
-#define CHECK(cond, ...)                                         \
-  do {                                                           \
-    if (!(cond)) {                                               \
-      failures++;                                                \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);       \
-      fprintf(stderr, __VA_ARGS__);                              \
-      fputc('\n', stderr);                                       \
-    }                                                            \
-  } while (0)
 
 /* ---- a growing string ---- */
 typedef struct {

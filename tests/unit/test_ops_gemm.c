@@ -8,12 +8,12 @@
 #include "engine/gemm.h"
 #include "onnx/onnx.h"
 #include "node_model.h"
+#include "check.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static int failures, checks;
 static uint64_t rng = 0x13198A2E03707344ull;
 
 static float frand(void) {
@@ -23,14 +23,42 @@ static float frand(void) {
   return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
 }
 
+static float *randv(int64_t n) {
+  float *v = malloc(sizeof(float) * (size_t)n);
+  for (int64_t i = 0; i < n; i++) v[i] = frand();
+  return v;
+}
+
+/* Runs op on path and compares its M x N output (shape yd[0..yn)) with want, relative to 1 + |want|. */
+static void run_check(const char *what, const char *op, onnx_attr *at, int nat, tin *ins, int nin, int path,
+                      int wn, const int64_t *wd, int64_t M, int64_t N, const double *want) {
+  om_plan_opts o = {0};
+  o.kernel_path = path;
+  int yn = 0;
+  int64_t yd[OM_MAX_DIMS];
+  float *y = NULL;
+  char err[OM_ERR_LEN] = "";
+  int rc = run_node(op, at, nat, ins, nin, &o, &yn, yd, &y, err);
+  CHECK(rc == 0, "%s: %s", what, err);
+  if (!rc) {
+    int shape_ok = yn == wn;
+    for (int i = 0; shape_ok && i < wn; i++) shape_ok = yd[i] == wd[i];
+    CHECK(shape_ok, "%s: output shape", what);
+    double worst = 0;
+    for (int64_t i = 0; shape_ok && i < M * N; i++) {
+      double d = fabs(y[i] - want[i]) / (1.0 + fabs(want[i]));
+      if (d > worst) worst = d;
+    }
+    CHECK(worst <= 1e-5, "%s: worst relative difference %g", what, worst);
+  }
+  free(y);
+}
+
 /* cmode: 0 no C, 1 C [N], 2 C [1, N], 3 C scalar [1] */
 static void run_gemm(int path, int64_t M, int64_t N, int64_t K, int ta, int tb, float alpha, float beta,
                      int cmode) {
-  float *a = malloc(sizeof(float) * (size_t)(M * K)), *b = malloc(sizeof(float) * (size_t)(K * N));
-  float *cv = malloc(sizeof(float) * (size_t)N);
-  for (int64_t i = 0; i < M * K; i++) a[i] = frand();
-  for (int64_t i = 0; i < K * N; i++) b[i] = frand();
-  for (int64_t i = 0; i < N; i++) cv[i] = frand();
+  float *a = randv(M * K), *b = randv(K * N), *cv = randv(N);
+  double *want = malloc(sizeof(double) * (size_t)(M * N));
   tin ins[3] = {{"A", 2, {ta ? K : M, ta ? M : K}, a, 0}, {"B", 2, {tb ? N : K, tb ? K : N}, b, 1},
                 {"C", 1, {cmode == 3 ? 1 : N}, cv, 1}};
   if (cmode == 2) {
@@ -39,38 +67,21 @@ static void run_gemm(int path, int64_t M, int64_t N, int64_t K, int ta, int tb, 
     ins[2].dims[1] = N;
   }
   onnx_attr at[4] = {a_int("transA", ta), a_int("transB", tb), a_float("alpha", alpha), a_float("beta", beta)};
-  om_plan_opts o = {0};
-  o.kernel_path = path;
-  int yn = 0;
-  int64_t yd[OM_MAX_DIMS];
-  float *y = NULL;
-  char err[OM_ERR_LEN] = "";
-  checks++;
-  if (run_node("Gemm", at, 4, ins, cmode ? 3 : 2, &o, &yn, yd, &y, err)) {
-    failures++;
-    fprintf(stderr, "FAIL Gemm path %d %lldx%lldx%lld: %s\n", path, (long long)M, (long long)N, (long long)K, err);
-  } else if (yn != 2 || yd[0] != M || yd[1] != N) {
-    failures++;
-    fprintf(stderr, "FAIL Gemm path %d: output shape\n", path);
-  } else {
-    double worst = 0;
-    for (int64_t i = 0; i < M; i++)
-      for (int64_t j = 0; j < N; j++) {
-        double s = 0;
-        for (int64_t k = 0; k < K; k++)
-          s += (double)(ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
-        s *= alpha;
-        if (cmode) s += (double)beta * cv[cmode == 3 ? 0 : j];
-        double d = fabs(y[i * N + j] - s) / (1.0 + fabs(s));
-        if (d > worst) worst = d;
-      }
-    if (worst > 1e-5) {
-      failures++;
-      fprintf(stderr, "FAIL Gemm path %d M%lld N%lld K%lld ta%d tb%d alpha %g beta %g C%d: worst %g\n", path,
-              (long long)M, (long long)N, (long long)K, ta, tb, alpha, beta, cmode, worst);
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++)
+        s += (double)(ta ? a[k * M + i] : a[i * K + k]) * (tb ? b[j * K + k] : b[k * N + j]);
+      s *= alpha;
+      if (cmode) s += (double)beta * cv[cmode == 3 ? 0 : j];
+      want[i * N + j] = s;
     }
-  }
-  free(y);
+  char what[128];
+  snprintf(what, sizeof what, "Gemm path %d M%lld N%lld K%lld ta%d tb%d alpha %g beta %g C%d", path, (long long)M,
+           (long long)N, (long long)K, ta, tb, alpha, beta, cmode);
+  const int64_t wd[2] = {M, N};
+  run_check(what, "Gemm", at, 4, ins, cmode ? 3 : 2, path, 2, wd, M, N, want);
+  free(want);
   free(a);
   free(b);
   free(cv);
@@ -78,43 +89,25 @@ static void run_gemm(int path, int64_t M, int64_t N, int64_t K, int ta, int tb, 
 
 /* MatMul a [M, K] (or [K] when vec) x constant b [K, N] */
 static void run_matmul(int path, int64_t M, int64_t N, int64_t K, int vec) {
-  float *a = malloc(sizeof(float) * (size_t)(M * K)), *b = malloc(sizeof(float) * (size_t)(K * N));
-  for (int64_t i = 0; i < M * K; i++) a[i] = frand();
-  for (int64_t i = 0; i < K * N; i++) b[i] = frand();
+  float *a = randv(M * K), *b = randv(K * N);
+  double *want = malloc(sizeof(double) * (size_t)(M * N));
   tin ins[2] = {{"A", 2, {M, K}, a, 0}, {"B", 2, {K, N}, b, 1}};
   if (vec) {
     ins[0].ndim = 1;
     ins[0].dims[0] = K;
   }
-  om_plan_opts o = {0};
-  o.kernel_path = path;
-  int yn = 0;
-  int64_t yd[OM_MAX_DIMS];
-  float *y = NULL;
-  char err[OM_ERR_LEN] = "";
-  checks++;
-  if (run_node("MatMul", NULL, 0, ins, 2, &o, &yn, yd, &y, err)) {
-    failures++;
-    fprintf(stderr, "FAIL MatMul path %d %lldx%lldx%lld: %s\n", path, (long long)M, (long long)N, (long long)K, err);
-  } else if (vec ? (yn != 1 || yd[0] != N) : (yn != 2 || yd[0] != M || yd[1] != N)) {
-    failures++;
-    fprintf(stderr, "FAIL MatMul path %d: output shape\n", path);
-  } else {
-    double worst = 0;
-    for (int64_t i = 0; i < M; i++)
-      for (int64_t j = 0; j < N; j++) {
-        double s = 0;
-        for (int64_t k = 0; k < K; k++) s += (double)a[i * K + k] * b[k * N + j];
-        double d = fabs(y[i * N + j] - s) / (1.0 + fabs(s));
-        if (d > worst) worst = d;
-      }
-    if (worst > 1e-5) {
-      failures++;
-      fprintf(stderr, "FAIL MatMul path %d M%lld N%lld K%lld vec%d: worst %g\n", path, (long long)M, (long long)N,
-              (long long)K, vec, worst);
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double s = 0;
+      for (int64_t k = 0; k < K; k++) s += (double)a[i * K + k] * b[k * N + j];
+      want[i * N + j] = s;
     }
-  }
-  free(y);
+  char what[96];
+  snprintf(what, sizeof what, "MatMul path %d M%lld N%lld K%lld vec%d", path, (long long)M, (long long)N,
+           (long long)K, vec);
+  const int64_t wd[2] = {M, N}, wv[1] = {N};
+  run_check(what, "MatMul", NULL, 0, ins, 2, path, vec ? 1 : 2, vec ? wv : wd, M, N, want);
+  free(want);
   free(a);
   free(b);
 }

@@ -7,6 +7,7 @@
 #include "common/om.h"
 #include "image/image.h"
 #include "image/image_internal.h"
+#include "check.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -15,16 +16,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int failures;
-#define CHECK(cond, ...)                                             \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      failures++;                                                    \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);           \
-      fprintf(stderr, __VA_ARGS__);                                  \
-      fputc('\n', stderr);                                           \
-    }                                                                \
-  } while (0)
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
 static uint32_t next(void) {
