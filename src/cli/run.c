@@ -863,8 +863,10 @@ int om_cli_run(const om_cli *c) {
     goto done;
   }
 
-  /* Model, preprocessing, labels, plan. */
-  onnx_limits mlim = {(size_t)c->max_model_bytes, 0};
+  /* Model, preprocessing, labels, plan; the image loop's threads share the load's page faults. */
+  const char *tsrc = "-j";
+  int threads = c->threads ? c->threads : om_cli_default_threads(&tsrc);
+  onnx_limits mlim = {(size_t)c->max_model_bytes, 0, threads};
   if (onnx_load_file(c->model, &mlim, &model, err) != OM_OK) {
     fprintf(stderr, "ompredict: cannot load model %s: %s\n", c->model, err);
     goto done;
@@ -882,6 +884,7 @@ int om_cli_run(const om_cli *c) {
   }
   om_plan_opts po;
   memset(&po, 0, sizeof po);
+  po.threads = threads;
   po.batch = 1;
   po.nspecs = 1;
   po.precision = c->precision;
@@ -1058,9 +1061,7 @@ int om_cli_run(const om_cli *c) {
     }
   }
 
-  /* Threads and the loop. */
-  const char *tsrc = "-j";
-  int threads = c->threads ? c->threads : om_cli_default_threads(&tsrc);
+  /* The loop (threads: chosen before the plan, whose build faults its weights in on them). */
   int team = threads; /* threads the image loop leaves idle help inside the network */
   const char *intra = getenv("OM_INTRA"); /* "0": they stay idle (A/B runs; oversubscribed hosts) */
   int intra_off = intra && strcmp(intra, "0") == 0;

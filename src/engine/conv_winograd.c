@@ -89,7 +89,7 @@ int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int
   return OM_OK;
 }
 
-int om_wino_transform_weights(om_wino *w, const float *wt, float *u, char *err) {
+int om_wino_transform_weights(om_wino *w, const float *wt, float *u, int threads, char *err) {
   static const double G[6][3] = {{1, 0, 0},
                                  {1.0 / 3, 1.0 / 3, 1.0 / 3},
                                  {-1.0 / 3, 1.0 / 3, -1.0 / 3},
@@ -103,6 +103,8 @@ int om_wino_transform_weights(om_wino *w, const float *wt, float *u, char *err) 
                      (long long)K, (long long)C);
   for (int xi = 0; xi < 36; xi++) {
     int a = xi / 6, b = xi % 6;
+    /* rows on the load's threads: each output is the same sum whatever the split */
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && K * C >= 16384)
     for (int64_t kk = 0; kk < K; kk++)
       for (int64_t c = 0; c < C; c++) {
         const float *g = wt + (kk * C + c) * 9;
@@ -111,6 +113,7 @@ int om_wino_transform_weights(om_wino *w, const float *wt, float *u, char *err) 
           for (int j = 0; j < 3; j++) s += G[a][i] * (double)g[i * 3 + j] * G[b][j];
         plain[kk * C + c] = (float)s;
       }
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && w->nkc > 1)
     for (int64_t cb = 0; cb < w->nkc; cb++) /* one packed [K x WKC] operand per channel block */
       om_gemm_pack_a(w->k, K, C - cb * WKC < WKC ? C - cb * WKC : WKC, plain + cb * WKC, C, 1, 1.0f,
                      u + (size_t)xi * w->ustride + (size_t)cb * w->uchunk);

@@ -34,8 +34,9 @@ int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int
                   int64_t OH, int64_t OW, int64_t ph, int64_t pw, size_t *u_floats,
                   size_t *scratch_bytes, char *err);
 /* U = G g G^T of wt [K][C][3][3] (computed in double) into u (u_floats, 64-byte aligned); sets w->U.
- * Uses a temporary K*C floats (OM_E_NOMEM when that fails). */
-int om_wino_transform_weights(om_wino *w, const float *wt, float *u, char *err);
+ * On up to `threads` OpenMP threads (the same bytes for any count). Uses a temporary K*C floats
+ * (OM_E_NOMEM when that fails). */
+int om_wino_transform_weights(om_wino *w, const float *wt, float *u, int threads, char *err);
 /* One image: x [C][H][W] -> y [K][OH][OW] = act(conv + bias + sum); bias / sum may be NULL. */
 void om_wino_run(const om_wino *w, const float *x, const float *bias, const float *sum, int act,
                  float alpha, float beta, float *y, void *scratch);

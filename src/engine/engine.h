@@ -50,6 +50,9 @@ typedef struct om_plan_opts {
                                    Winograd Convs stay fp32 */
   int no_winograd;              /* 1: 3x3 stride-1 Convs direct, never Winograd F(4x4, 3x3)
                                    (about 1.5x the float32 rounding error of direct; slower) */
+  int threads;                  /* > 1: the build may use this many OpenMP threads (to fault in
+                                   the packed weights' pages); 0 or 1: the calling thread alone.
+                                   The plan is the same whatever the value */
 } om_plan_opts;
 
 enum { OM_KERNEL_AUTO = 0, OM_KERNEL_REF = 1, OM_KERNEL_AVX2 = 2, OM_KERNEL_AVX512 = 3 };

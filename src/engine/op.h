@@ -62,6 +62,8 @@ typedef struct om_prep {
   int precision;                 /* OM_PRECISION_* from the plan options; BF16 only when the CPU
                                     has it (the planner downgrades otherwise) */
   int no_winograd;               /* om_plan_opts.no_winograd */
+  int threads;                   /* om_plan_opts.threads: OpenMP threads prepare may pack weights on
+                                    (the packed bytes must not depend on it) */
   unsigned consumed;             /* set by prepare: bit k when constant input k went into params
                                     (packed weights) and run() never reads it; the planner then
                                     neither copies nor passes it (data NULL at run time) and lets

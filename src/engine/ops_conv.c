@@ -464,7 +464,7 @@ static int conv_prepare(om_prep *p, char *err) {
       size_t ub;
       float *u = om_mul_size(uf, sizeof(float), &ub) ? NULL : om_prep_alloc(p, ub);
       if (!u) return om_seterr(err, OM_E_NOMEM, "out of memory for Winograd Conv weights (%zu floats)", uf);
-      if ((rc = om_wino_transform_weights(&c->wino, Wt->data, u, err))) return rc;
+      if ((rc = om_wino_transform_weights(&c->wino, Wt->data, u, p->threads, err))) return rc;
       c->kind = CONV_WINOGRAD;
       p->consumed |= 1u << 1;
       p->scratch_bytes = sb;

@@ -52,6 +52,7 @@ typedef struct {
   int n, cap;
   uint8_t *chunk;               /* small blocks are carved from the current chunk: one huge page */
   size_t chunk_left;            /* instead of a malloc and a few 4 KiB faults per block */
+  int fault_threads;            /* > 1: big blocks are faulted in on this many threads (prefault) */
 } pool;
 
 #define POOL_CHUNK (2 * OM_HUGE_MIN)
@@ -92,6 +93,18 @@ static void *map_zeroed(size_t r, pool_block *blk) {
 #endif
 }
 
+/* Faults a fresh block's pages in on `threads` threads before the single-threaded packing writes
+ * it: the kernel zeroes a page in the thread that first touches it, and on a virtual machine that
+ * first touch of memory the host has reclaimed costs far more than the zeroing (measured on a
+ * 2-vCPU VM: 300 MB faulted in 0.44-0.85 s by one thread, 0.18-0.36 s by two). Writes zeros, so
+ * the block stays as zeroed as mmap gave it; every 4 KiB page, in case huge pages are off. */
+static void prefault(uint8_t *p, size_t len, int threads) {
+  if (threads < 2 || len <= OM_HUGE_MIN) return; /* one huge page: one fault, nothing to share */
+  const long pages = (long)(len / 4096);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (long i = 0; i < pages; i++) ((volatile uint8_t *)p)[(size_t)i * 4096] = 0;
+}
+
 /* `zero`: the caller relies on zeroed memory (om_prep_alloc promises it); 0 when it will write
  * every byte itself. */
 static void *pool_get(pool *pl, size_t bytes, int zero) {
@@ -106,6 +119,7 @@ static void *pool_get(pool *pl, size_t bytes, int zero) {
     if (pl->chunk_left < r) {
       uint8_t *c = map_zeroed(POOL_CHUNK, &blk);
       if (c) {
+        prefault(c, POOL_CHUNK, pl->fault_threads);
         blk.p = c;
         pl->b[pl->n++] = blk; /* took the slot reserved above; carving below cannot fail */
         pl->chunk = c;
@@ -120,6 +134,7 @@ static void *pool_get(pool *pl, size_t bytes, int zero) {
     }
   }
   m = map_zeroed(r, &blk);
+  if (m) prefault(m, r, pl->fault_threads);
   if (!m) {
     m = om_alloc_aligned(r);
     if (!m) return NULL;
@@ -646,6 +661,7 @@ static int prepare_node(bld *b, wnode *w, char *err) {
   memset(&p, 0, sizeof p);
   p.node = &w->n;
   p.opset = (int)b->m->opset;
+  p.threads = b->opts->threads;
   p.nin = w->n.nin;
   p.nout = w->n.nout;
   p.alias_input = -1;
@@ -1591,6 +1607,7 @@ int om_plan_build(const onnx_model *m, const om_plan_opts *opts, om_plan **out, 
   b->plan = P;
   P->kernel_path = b->kernel_path;
   b->cur = &P->mem;
+  P->mem.fault_threads = opts->threads;
   /* Upper bound on values: every init, input, node output, plus two per fused BatchNormalization. */
   size_t cap = (size_t)m->ninit + (size_t)m->ninputs + 2 * (size_t)m->nnodes + 8;
   for (int i = 0; i < m->nnodes; i++) cap += m->nodes[i].nout > 0 ? (size_t)m->nodes[i].nout : 0;

@@ -25,10 +25,29 @@ typedef struct {
   uint64_t max_elems;
   int borrow;                  /* raw_data may stay in the buffer (the model owns the buffer) */
   const om_mapped *file;       /* that buffer when it is a mapped file: copied raw_data is released */
+  int threads;                 /* onnx_limits.threads */
 } limits;
 
+/* memcpy of a big tensor on up to `threads` threads: most of a copy's cost is the first touch of
+ * its fresh destination pages (the kernel zeroes each one in the faulting thread; on a VM the host
+ * may have to back it first), and that splits over threads as the copy does. */
+static void copy_par(uint8_t *d, const uint8_t *s, size_t n, int threads) {
+  const size_t piece = OM_HUGE_MIN;
+  if (threads < 2 || n < 2 * piece) {
+    memcpy(d, s, n);
+    return;
+  }
+  const long pieces = (long)((n + piece - 1) / piece);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (long i = 0; i < pieces; i++) {
+    size_t o = (size_t)i * piece;
+    memcpy(d + o, s + o, n - o < piece ? n - o : piece);
+  }
+}
+
 static limits get_limits(const onnx_limits *lim) {
-  limits l = {DEFAULT_MAX_FILE, DEFAULT_MAX_ELEMS, 0, NULL};
+  limits l = {DEFAULT_MAX_FILE, DEFAULT_MAX_ELEMS, 0, NULL, 1};
+  if (lim && lim->threads > 1) l.threads = lim->threads;
   if (lim && lim->max_file_bytes) l.max_file = lim->max_file_bytes;
   if (lim && lim->max_tensor_elems) l.max_elems = lim->max_tensor_elems;
   return l;
@@ -251,7 +270,7 @@ static int decode_tensor(const tensor_fields *tf, const limits *lim, onnx_tensor
   t->data = d;
   t->nbytes = nbytes;
   if (tf->has_raw) {
-    memcpy(d, tf->raw, nbytes);
+    copy_par(d, tf->raw, nbytes, lim->threads);
     om_mapped_release(lim->file, tf->raw, nbytes); /* not twice in memory (MAP_POPULATE read it) */
     return OM_OK;
   }

@@ -94,6 +94,8 @@ typedef struct onnx_model {
 typedef struct onnx_limits {
   size_t max_file_bytes;       /* 0: default 2 GiB */
   uint64_t max_tensor_elems;   /* 0: default 1<<31 elements per tensor */
+  int threads;                 /* > 1: big tensors that must be copied (misaligned raw_data) are
+                                  copied on this many OpenMP threads; same result for any value */
 } onnx_limits;
 
 /* Parse a model file / buffer. On failure *out is NULL and err says what and where

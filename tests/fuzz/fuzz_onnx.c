@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char err[OM_ERR_LEN];
-  onnx_limits lim = {1 << 24, 1 << 20}; /* small limits: the fuzzer looks for bugs, not OOMs */
+  onnx_limits lim = {1 << 24, 1 << 20, 1}; /* small limits: the fuzzer looks for bugs, not OOMs */
   onnx_model *m = NULL;
   if (onnx_load_buffer(data, size, &lim, &m, err) == OM_OK) {
     size_t sum = 0;
