@@ -2,6 +2,7 @@
 # node_load.sh: model load times of two ompredict binaries on a node, alternating, then resnet50 and
 # squeezenet1_1 against ONNX Runtime at all cores. KIT from bench/node_kit.sh, plus the older binary
 # copied in as KIT/om_old. Run from the repo root: bash bench/node_load.sh KIT (session 12).
+K=$(cd "${1:?usage: bench/node_load.sh KIT}" && pwd); export LD_LIBRARY_PATH=$K/lib
 for f in "$K"/shared/zoo/*.gz; do [ -e "$f" ] && gunzip -f "$f"; done
 Z=$K/shared/zoo P=$(nproc)
 one=$(mktemp -d); ln -s "$Z/resnet18.ref/input_0.npy" "$one/a.npy"
