@@ -8,6 +8,7 @@
 #include "common/om.h"
 #include "engine/engine.h"
 #include "engine/op.h"
+#include "engine/op_util.h"
 #include "engine/vmath.h"
 #include "engine/tile512.h"
 
@@ -451,5 +452,111 @@ void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *
       cdir_range(d, xp, a, &epi, sum, y, d->tiles * t / n, d->tiles * (t + 1) / n, 0, d->M);
     else
       cdir_range(d, xp, a, &epi, sum, y, 0, d->tiles, mp * t / n * MR, mp * (t + 1) / n * MR);
+  }
+}
+
+/* ---- Conv + 3x3 stride-2 MaxPool in row bands (om_cdir_run_pool) ---- */
+
+#define POOL_BAND_BYTES (192 * 1024) /* a band's Conv rows: well inside L2 next to the planes' lines */
+
+size_t om_cdir_pool_setup(const om_cdir *d, om_cdir_pool *q, int64_t POH, int64_t POW, int64_t pt,
+                          int64_t pl) {
+  memset(q, 0, sizeof *q);
+  if (d->tr || POH < 1 || POW < 1 || pt < 0 || pt > 2 || pl < 0 || pl > 2) return 0;
+  const double row = (double)d->M * (double)d->OW * sizeof(float);
+  int64_t cap = (int64_t)(POOL_BAND_BYTES / row);
+  if (cap < 3) cap = 3;
+  q->R = (cap - 3) / 2 + 1;
+  if (q->R > POH) q->R = POH;
+  q->cap = 2 * (q->R - 1) + 3;
+  q->POH = POH;
+  q->POW = POW;
+  q->pt = pt;
+  q->pl = pl;
+  return (size_t)(d->M * q->cap * d->OW) * sizeof(float) + 64;
+}
+
+/* Conv rows [r0, r1) into buf (channel m at buf + m * ldb, row r at (r - b0) * OW): the grid tiles
+ * over those rows, valid lanes compressed as in cdir_range (a tile's valid lanes are consecutive
+ * outputs in row-major order), K blocks outer as there. */
+static void band_rows(const om_cdir *d, const float *xp, const float *a, const om_gemm_epi *epi,
+                      int64_t r0, int64_t r1, int64_t b0, float *buf, int64_t ldb) {
+  const int64_t M = d->M, K = d->K, Wq = d->Wq, OW = d->OW, mpad = (M + MR - 1) / MR * MR;
+  const int64_t g0 = r0 * Wq, g1 = r1 * Wq;
+  for (int64_t pc = 0; pc < K; pc += d->kcb) {
+    int64_t kc = K - pc < d->kcb ? K - pc : d->kcb;
+    int last = pc + kc >= K;
+    const float *ablk = a + pc * mpad;
+    for (int64_t p = g0; p < g1; p += NR) {
+      uint32_t valid = 0;
+      int64_t dst = -1;
+      for (int l = 0; l < NR; l++) {
+        int64_t g = p + l, ox = g % Wq;
+        if (g < g1 && ox < OW) {
+          valid |= 1u << l;
+          if (dst < 0) dst = (g / Wq - b0) * OW + ox;
+        }
+      }
+      if (!valid) continue;
+      uint32_t inside = d->grid - p >= NR ? 0xFFFFFFFFu : (1u << (d->grid - p)) - 1;
+      for (int64_t ir = 0; ir < M; ir += MR) {
+        int mr = (int)(M - ir < MR ? M - ir : MR);
+        ukr(kc, ablk + ir * kc, xp + p, d->off + pc, buf + ir * ldb + dst, ldb, mr, valid, inside, NULL,
+            pc > 0, last ? epi : NULL, ir, ir == 0);
+      }
+    }
+  }
+}
+
+/* Pooled rows [i0, i1) of every channel, in bands of q->R, through the buffer buf. */
+static void pool_range(const om_cdir *d, const om_cdir_pool *q, const float *xp, const float *a,
+                       const om_gemm_epi *epi, float *y, float *buf, int64_t i0, int64_t i1) {
+  const int64_t M = d->M, OW = d->OW, OH = d->OH, ldb = q->cap * OW, pohw = q->POH * q->POW;
+  int64_t b0 = 0, b1 = 0; /* Conv rows in the buffer, from its top */
+  for (int64_t j0 = i0; j0 < i1; j0 += q->R) {
+    int64_t j1 = i1 - j0 < q->R ? i1 : j0 + q->R;
+    int64_t r0 = 2 * j0 - q->pt, r1 = 2 * (j1 - 1) - q->pt + 3;
+    if (r0 < 0) r0 = 0;
+    if (r1 > OH) r1 = OH;
+    int64_t have = 0;
+    if (b1 > r0 && b0 <= r0) { /* the rows this band shares with the last: to the top */
+      have = b1 - r0;
+      for (int64_t m = 0; m < M; m++) memmove(buf + m * ldb, buf + m * ldb + (r0 - b0) * OW, (size_t)(have * OW) * sizeof(float));
+    }
+    if (r0 + have < r1) band_rows(d, xp, a, epi, r0 + have, r1, r0, buf, ldb);
+    b0 = r0;
+    b1 = r1;
+    /* the band's windows: pooled row j starts at Conv row 2j - pt, buffer row 2j - pt - r0 */
+    const int64_t top = r0 - (2 * j0 - q->pt);
+    for (int64_t m = 0; m < M; m++)
+      om_maxpool_k3s2_plane(buf + m * ldb, r1 - r0, OW, y + m * pohw + j0 * q->POW, j1 - j0, q->POW, top, q->pl);
+  }
+}
+
+void om_cdir_run_pool(const om_cdir *d, const om_cdir_pool *q, const float *x, const float *a,
+                      const float *bias, int act, float alpha, float beta, float *y, void *scratch,
+                      size_t buf_off, om_intra team) {
+  float *planes = scratch;
+  const float *xp = d->zc ? x : planes;
+  om_gemm_epi epi = {bias, act, alpha, beta};
+  int nt = team.nthreads;
+  if (nt > q->POH) nt = (int)q->POH;
+  if ((double)d->M * (double)(d->OH * d->OW) * (double)d->K < 262144.0) nt = 1;
+  if (nt <= 1) {
+    fill_slice(d, x, planes, 0, d->C, 1);
+    pool_range(d, q, xp, a, &epi, y, (float *)((char *)scratch + buf_off), 0, q->POH);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int t = omp_get_thread_num(), n = omp_get_num_threads();
+    if (!d->zc) {
+      fill_slice(d, x, planes, d->C * t / n, d->C * (t + 1) / n, t == 0);
+#pragma omp barrier
+    }
+    /* pooled rows split over the team, each thread with its own band buffer (its first band computes
+     * the row it shares with the thread before: the same values) */
+    pool_range(d, q, xp, a, &epi, y, (float *)((char *)om_intra_slice(scratch, &team, t) + buf_off),
+               q->POH * t / n, q->POH * (t + 1) / n);
   }
 }

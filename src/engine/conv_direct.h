@@ -67,4 +67,22 @@ void om_row_gather512(float *o, const float *src, int64_t ix, int64_t run, int64
 void om_cdir_rows(const om_cdir *d, const float *x, const float *a, const om_gemm_epi *epi, int64_t p0,
                   int64_t p1, int64_t m0, int64_t m1, float *y, int64_t ldy);
 
+/* A 3x3 stride-2 MaxPool run with the Conv (plan.c fuse_pool): the Conv's rows are computed in bands
+ * into a per-thread buffer [M][cap][OW] (grid mode only: !tr) and each band pooled while it is in
+ * cache; a band's first rows are the previous band's last, kept rather than recomputed. The Conv
+ * values are those of om_cdir_run (same tiles' sums, same epilogue), so the output is the bytes of
+ * the two layers run apart. */
+typedef struct om_cdir_pool {
+  int64_t POH, POW, pt, pl;           /* pooled size; the pool's top / left pads */
+  int64_t R, cap;                     /* pooled rows per band; buffered Conv rows */
+} om_cdir_pool;
+/* Band geometry; returns the per-thread buffer bytes (0: does not apply). */
+size_t om_cdir_pool_setup(const om_cdir *d, om_cdir_pool *q, int64_t POH, int64_t POW, int64_t pt,
+                          int64_t pl);
+/* One image: x [C][H][W] -> y [M][POH][POW] = maxpool(act(W x + bias)); the band buffer at buf_off
+ * bytes into each team thread's scratch slice (after om_cdir_setup's scratch). */
+void om_cdir_run_pool(const om_cdir *d, const om_cdir_pool *q, const float *x, const float *a,
+                      const float *bias, int act, float alpha, float beta, float *y, void *scratch,
+                      size_t buf_off, om_intra team);
+
 #endif

@@ -51,4 +51,10 @@ int om_read_fusion(const om_prep *p, int ndim, const int64_t *ydims, int *act, f
                    float *beta, int *has_sum, char *err);
 char *om_dims_str(const int64_t *dims, int ndim, char *buf, size_t len);
 
+/* ops_pool.c: one plane's 3x3 stride-2 MaxPool, x [H][W] -> y [OH][OW], top / left pads pt, pl (< 16;
+ * windows clipped to the plane, as MaxPool's own kernel does); AVX-512 only (the caller checks).
+ * For a Conv that runs its MaxPool in row bands (conv_direct.c). */
+void om_maxpool_k3s2_plane(const float *x, int64_t H, int64_t W, float *y, int64_t OH, int64_t OW,
+                           int64_t pt, int64_t pl);
+
 #endif

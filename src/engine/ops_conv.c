@@ -67,6 +67,11 @@ typedef struct conv_params {
   int pre_act;
   float pre_alpha, pre_beta;
   int64_t pre_C;                  /* its input channels */
+  int pool;                       /* om_pool (plan.c fuse_pool): a 3x3 stride-2 MaxPool after it */
+  int pool_band;                  /* ... run in row bands (om_cdir_run_pool); else the whole Conv
+                                     output in scratch, then pooled */
+  om_cdir_pool cpool;
+  size_t pool_off;                /* scratch offset of the band buffer / the whole output */
 } conv_params;
 
 /* ---- implicit im2col: B[k, j] with k = ((c*kd + z)*kh + y)*kw + x, j = (oz*OH + oy)*OW + ox ---- */
@@ -295,7 +300,7 @@ static int read_geom(om_prep *p, const om_tensor *X, const om_tensor *Wt, geom *
   return OM_OK;
 }
 
-static int conv_prepare(om_prep *p, char *err) {
+static int conv_prepare_conv(om_prep *p, char *err) {
   const om_tensor *X = p->in[0], *Wt = p->nin > 1 ? p->in[1] : NULL;
   const om_tensor *B = p->nin > 2 ? p->in[2] : NULL;
   int rc;
@@ -561,6 +566,45 @@ static int conv_prepare(om_prep *p, char *err) {
   return OM_OK;
 }
 
+/* Conv, and the MaxPool the planner fused into it (om_pool: 3x3 stride 2, its top / left pads and
+ * output size; the Conv's activation already applied). */
+static int conv_prepare(om_prep *p, char *err) {
+  int rc = conv_prepare_conv(p, err);
+  if (rc || !om_attr_int(p, "om_pool", 0)) return rc;
+  om_tensor *Y = &p->out[0];
+  const int64_t pt = om_attr_int(p, "om_pool_pt", 0), pl = om_attr_int(p, "om_pool_pl", 0);
+  const int64_t POH = om_attr_int(p, "om_pool_oh", 0), POW = om_attr_int(p, "om_pool_ow", 0);
+  if (Y->ndim != 4 || pt < 0 || pt > 2 || pl < 0 || pl > 2 || POH < 1 || POW < 1 ||
+      (POH - 1) * 2 - pt >= Y->dims[2] || (POW - 1) * 2 - pl >= Y->dims[3] ||
+      !om_gemm_path_supported(OM_KERNEL_AVX512))
+    return om_seterr(err, OM_E_INVALID, "om_pool: a 3x3 stride-2 MaxPool of %lldx%lld rows to %lldx%lld does not fit",
+                     (long long)Y->dims[2], (long long)Y->dims[3], (long long)POH, (long long)POW);
+  conv_params *c = p->params;
+  if (c) {
+    c->pool = 1;
+    c->pool_off = OM_ALIGN_UP(p->scratch_bytes, 64);
+    size_t bb = 0;
+    if (c->kind == CONV_DIRECT && !c->in_scale && !c->has_sum && c->group == 1 && c->D == 1)
+      bb = om_cdir_pool_setup(&c->cdir, &c->cpool, POH, POW, pt, pl);
+    if (bb) {
+      c->pool_band = 1;
+    } else { /* the whole Conv output of one image, then pooled */
+      size_t n;
+      if (om_mul_size((size_t)(c->M * c->OH * c->OW), sizeof(float), &n))
+        return om_seterr(err, OM_E_LIMIT, "om_pool: Conv output overflows");
+      c->cpool.POH = POH;
+      c->cpool.POW = POW;
+      c->cpool.pt = pt;
+      c->cpool.pl = pl;
+      bb = n;
+    }
+    p->scratch_bytes = c->pool_off + bb;
+  }
+  Y->dims[2] = POH;
+  Y->dims[3] = POW;
+  return OM_OK;
+}
+
 /* Depthwise planes [q0, q1) of q = n*M + m (one image n, output channel m each). */
 static void dw_planes(const conv_params *c, const float *x, const float *w, const float *bias,
                       const float *sum, float *y, int64_t q0, int64_t q1, void *scratch) {
@@ -585,13 +629,11 @@ static void dw_planes(const conv_params *c, const float *x, const float *w, cons
   }
 }
 
-static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
-                     void *scratch) {
-  const conv_params *c = params;
+/* The Conv of every image into y (N x M x OD x OH x OW). */
+static void conv_compute(const conv_params *c, const om_tensor *in, int nin, float *y, void *scratch) {
   const float *x = in[0].data, *w = in[1].data;
   const float *bias = nin > 2 && in[2].ndim >= 0 ? in[2].data : NULL;
   const float *sum = c->has_sum ? in[3].data : NULL;
-  float *y = out[0].data;
   const int64_t ihw = c->D * c->H * c->W, ohw = c->OD * c->OH * c->OW;
   om_intra team = om_intra_get();
   if (c->pre) {
@@ -694,6 +736,38 @@ static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor
       if (c->wbf16) om_gemm_bf16(&g, c->wbf16 + gi * c->wbf16_stride, scratch);
       else om_gemm_par(c->k, &g, scratch, team);
     }
+}
+
+static void conv_run(const void *params, const om_tensor *in, int nin, om_tensor *out, int nout,
+                     void *scratch) {
+  (void)nout;
+  const conv_params *c = params;
+  float *y = out[0].data;
+  if (!c->pool) {
+    conv_compute(c, in, nin, y, scratch);
+    return;
+  }
+  const om_cdir_pool *q = &c->cpool;
+  const int64_t ohw = c->OH * c->OW, pohw = q->POH * q->POW;
+  if (c->pool_band) {
+    const float *bias = nin > 2 && in[2].ndim >= 0 ? in[2].data : NULL;
+    for (int64_t n = 0; n < c->N; n++)
+      om_cdir_run_pool(&c->cdir, q, (const float *)in[0].data + n * c->C * c->H * c->W, c->wpacked, bias,
+                       c->act, c->alpha, c->beta, y + n * c->M * pohw, scratch, c->pool_off, om_intra_get());
+    return;
+  }
+  /* one image at a time through the whole output in scratch (after the Conv's own scratch) */
+  float *t = (float *)((char *)scratch + c->pool_off);
+  om_tensor one[OM_MAX_IO];
+  for (int k = 0; k < nin && k < OM_MAX_IO; k++) one[k] = in[k];
+  conv_params cn = *c;
+  cn.N = 1;
+  for (int64_t n = 0; n < c->N; n++) {
+    one[0].data = (float *)in[0].data + n * c->C * c->D * c->H * c->W;
+    conv_compute(&cn, one, nin, t, scratch);
+    for (int64_t m = 0; m < c->M; m++)
+      om_maxpool_k3s2_plane(t + m * ohw, c->OH, c->OW, y + (n * c->M + m) * pohw, q->POH, q->POW, q->pt, q->pl);
+  }
 }
 
 /* ---- ConvTranspose ---- */

@@ -288,6 +288,25 @@ T512 static void maxpool2d_k3s2_avx512(const pool_params *c, const float *xs, fl
   }
 }
 
+void om_maxpool_k3s2_plane(const float *x, int64_t H, int64_t W, float *y, int64_t OH, int64_t OW,
+                           int64_t pt, int64_t pl) {
+  pool_params c;
+  memset(&c, 0, sizeof c);
+  c.kind = POOL_MAX;
+  c.simd = 1;
+  c.NC = 1;
+  c.in[0] = c.out[0] = c.k[0] = c.s[0] = c.d[0] = c.d[1] = c.d[2] = 1;
+  c.in[1] = H;
+  c.in[2] = W;
+  c.out[1] = OH;
+  c.out[2] = OW;
+  c.k[1] = c.k[2] = 3;
+  c.s[1] = c.s[2] = 2;
+  c.pb[1] = pt;
+  c.pb[2] = pl;
+  maxpool2d_k3s2_avx512(&c, x, y);
+}
+
 /* maxpool2d with 16-wide vectors (stride 1 or 2 along W): the same maxima, so the same bits
  * (vmaxps returns its second operand when the first is NaN: NaN is skipped as in the loops above).
  * The portable loop is its reference twin (tests run both through OMPREDICT_KERNEL).

@@ -199,6 +199,7 @@ typedef struct {
   int sum;
   int in_scale;                 /* fused per-channel input scale (om_in_scale), for describe */
   int pre, pre_act;             /* a 1x1 Conv fused in front (om_pre, conv_chain.c), for describe */
+  int pool;                     /* a 3x3 stride-2 MaxPool fused behind (om_pool), for describe */
   unsigned consumed;            /* om_prep.consumed of the last prepare */
 } wnode;
 
@@ -1174,6 +1175,66 @@ static int fuse_chain(bld *b, wnode *d) {
   return 1;
 }
 
+/* ints attribute `name` equal to want[0..n), or absent (then its default is taken to match). */
+static int ints_are(const wnode *w, const char *name, const int64_t *want, int n, int absent_ok) {
+  const onnx_attr *a = node_attr(&w->n, name);
+  if (!a) return absent_ok;
+  if (a->type != ONNX_ATTR_INTS || a->n != n) return 0;
+  for (int i = 0; i < n; i++)
+    if (a->ints[i] != want[i]) return 0;
+  return 1;
+}
+
+/* Conv (bias and activation fused) -> 3x3 stride-2 MaxPool, the Conv's output used by nothing else
+ * (the stems of squeezenet1_1 and the resnets: 64 x 112 x 112 floats, 3 MB, written and read back
+ * past L2): the Conv takes the pool (om_pool*: its top / left pads and output size) and runs both in
+ * row bands (conv_direct.c, om_cdir_run_pool), so its output is never written whole. Conv's prepare
+ * falls back to the whole output in scratch where the banded path does not apply; the bytes are the
+ * same either way. AVX-512 and float32 only; OM_POOL_FUSE=0 turns it off (A/B runs). */
+static int fuse_pool(bld *b, wnode *x) {
+  if (b->kernel_path != OM_KERNEL_AVX512 || b->opts->precision == OM_PRECISION_BF16) return 0;
+  const char *e = getenv("OM_POOL_FUSE");
+  if (e && strcmp(e, "0") == 0) return 0;
+  if (node_attr(&x->n, "om_pre") || node_attr(&x->n, "om_pool") || x->in_scale || x->sum ||
+      !only_output_used(x) || x->n.nin > 3)
+    return 0;
+  const onnx_attr *a;
+  if ((a = node_attr(&x->n, "group")) && (a->type != ONNX_ATTR_INT || a->i != 1)) return 0;
+  const pval *Wt = const_float(b, x, 1);
+  int y = x->out[0], cons[2];
+  if (!Wt || Wt->ndim != 4 || y < 0 || b->v[y].keep || b->v[y].dtype != OM_DT_FLOAT || b->v[y].ndim != 4)
+    return 0;
+  if (consumers(b, y, cons, 2) != 1) return 0;
+  wnode *m = &b->nodes[cons[0]];
+  if (!is_op(m, "MaxPool") || m->dead || m->n.nin < 1 || m->in[0] != y || m->out[0] < 0 || !only_output_used(m))
+    return 0;
+  const pval *Y = &b->v[m->out[0]];
+  if (Y->ndim != 4 || Y->dims[0] != b->v[y].dims[0] || Y->dims[1] != b->v[y].dims[1]) return 0;
+  static const int64_t k3[2] = {3, 3}, s2[2] = {2, 2}, d1[2] = {1, 1};
+  if (!ints_are(m, "kernel_shape", k3, 2, 0) || !ints_are(m, "strides", s2, 2, 0) ||
+      !ints_are(m, "dilations", d1, 2, 1))
+    return 0;
+  if ((a = node_attr(&m->n, "storage_order")) && (a->type != ONNX_ATTR_INT || a->i != 0)) return 0;
+  if ((a = node_attr(&m->n, "auto_pad")) && (a->type != ONNX_ATTR_STRING || !a->s || strcmp(a->s, "NOTSET") != 0))
+    return 0;
+  int64_t pads[4] = {0, 0, 0, 0};
+  if ((a = node_attr(&m->n, "pads"))) {
+    if (a->type != ONNX_ATTR_INTS || a->n != 4) return 0;
+    for (int i = 0; i < 4; i++) {
+      if (a->ints[i] < 0 || a->ints[i] > 2) return 0;
+      pads[i] = a->ints[i];
+    }
+  }
+  add_attr_i(x, "om_pool", 1);
+  add_attr_i(x, "om_pool_pt", pads[0]);
+  add_attr_i(x, "om_pool_pl", pads[1]);
+  add_attr_i(x, "om_pool_oh", Y->dims[2]);
+  add_attr_i(x, "om_pool_ow", Y->dims[3]);
+  x->pool = 1;
+  rename_out(b, x, m);
+  return 1;
+}
+
 static int fuse_all(bld *b, int *changed, char *err) {
   *changed = 0;
   for (int s = 0; s < b->norder; s++) {
@@ -1190,6 +1251,7 @@ static int fuse_all(bld *b, int *changed, char *err) {
     }
     *changed |= fuse_act(b, w);
     if (conv) *changed |= fuse_chain(b, w);
+    if (conv) *changed |= fuse_pool(b, w);
   }
   return OM_OK;
 }
@@ -1493,6 +1555,8 @@ static int assemble(bld *b, char *err) {
     if (w->pre && len < (int)sizeof line - 1)
       len += snprintf(line + len, sizeof line - (size_t)len, " +after its 1x1 Conv%s%s, in bands",
                       w->pre_act ? " +" : "", w->pre_act ? act_name(w->pre_act) : "");
+    if (w->pool && len < (int)sizeof line - 1)
+      len += snprintf(line + len, sizeof line - (size_t)len, " +maxpool 3x3 s2");
     for (int k = 0; k < w->n.nout; k++) {
       om_tensor *t = &P->descs[d++];
       loc *l = &S->locs[w->n.nin + k];
