@@ -521,7 +521,8 @@ static void pool_range(const om_cdir *d, const om_cdir_pool *q, const float *xp,
     int64_t have = 0;
     if (b1 > r0 && b0 <= r0) { /* the rows this band shares with the last: to the top */
       have = b1 - r0;
-      for (int64_t m = 0; m < M; m++) memmove(buf + m * ldb, buf + m * ldb + (r0 - b0) * OW, (size_t)(have * OW) * sizeof(float));
+      for (int64_t m = 0; m < M; m++)
+        memmove(buf + m * ldb, buf + m * ldb + (r0 - b0) * OW, (size_t)(have * OW) * sizeof(float));
     }
     if (r0 + have < r1) band_rows(d, xp, a, epi, r0 + have, r1, r0, buf, ldb);
     b0 = r0;
@@ -529,7 +530,8 @@ static void pool_range(const om_cdir *d, const om_cdir_pool *q, const float *xp,
     /* the band's windows: pooled row j starts at Conv row 2j - pt, buffer row 2j - pt - r0 */
     const int64_t top = r0 - (2 * j0 - q->pt);
     for (int64_t m = 0; m < M; m++)
-      om_maxpool_k3s2_plane(buf + m * ldb, r1 - r0, OW, y + m * pohw + j0 * q->POW, j1 - j0, q->POW, top, q->pl);
+      om_maxpool_k3s2_plane(buf + m * ldb, r1 - r0, OW, y + m * pohw + j0 * q->POW, j1 - j0, q->POW, top,
+                            q->pl);
   }
 }
 

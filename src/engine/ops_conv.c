@@ -580,11 +580,13 @@ static int conv_prepare(om_prep *p, char *err) {
     return om_seterr(err, OM_E_INVALID, "om_pool: a 3x3 stride-2 MaxPool of %lldx%lld rows to %lldx%lld does not fit",
                      (long long)Y->dims[2], (long long)Y->dims[3], (long long)POH, (long long)POW);
   conv_params *c = p->params;
+  if (c && (c->pre || c->in_scale || c->has_sum))
+    return om_seterr(err, OM_E_INVALID, "om_pool does not combine with om_pre, om_in_scale or om_sum");
   if (c) {
     c->pool = 1;
     c->pool_off = OM_ALIGN_UP(p->scratch_bytes, 64);
     size_t bb = 0;
-    if (c->kind == CONV_DIRECT && !c->in_scale && !c->has_sum && c->group == 1 && c->D == 1)
+    if (c->kind == CONV_DIRECT && c->group == 1 && c->D == 1)
       bb = om_cdir_pool_setup(&c->cdir, &c->cpool, POH, POW, pt, pl);
     if (bb) {
       c->pool_band = 1;
