@@ -411,14 +411,26 @@ static void fill_slice(const om_cdir *d, const float *x, float *planes, int64_t 
   }
 }
 
+/* Inside a team's parallel region: thread t of n copies its share of the channels into the shared
+ * planes, and all wait until every share is there. */
+static void fill_team(const om_cdir *d, const float *x, float *planes, int t, int n) {
+  if (d->zc) return;
+  fill_slice(d, x, planes, d->C * t / n, d->C * (t + 1) / n, t == 0);
+#pragma omp barrier
+}
+
+/* Team size for one image: serial when the Conv is too small to pay for a parallel region. */
+static int team_size(const om_cdir *d, om_intra team) {
+  return (double)d->M * (double)(d->OH * d->OW) * (double)d->K < 262144.0 ? 1 : team.nthreads;
+}
+
 void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *bias, const float *sum,
                  int act, float alpha, float beta, float *y, void *scratch, om_intra team) {
   float *planes = scratch;
   const float *xp = d->zc ? x : planes;
   om_gemm_epi epi = {bias, act, alpha, beta};
   const int64_t mp = (d->M + MR - 1) / MR;
-  int nt = team.nthreads;
-  if ((double)d->M * (double)(d->OH * d->OW) * (double)d->K < 262144.0) nt = 1;
+  int nt = team_size(d, team);
   /* transposed mode: [pixel][channel] partial sums after the planes */
   float *T = d->tr ? (float *)scratch + d->plane_floats : NULL;
   const int64_t jp = (d->M + NR - 1) / NR;
@@ -435,10 +447,7 @@ void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *
 #pragma omp parallel num_threads(nt)
   {
     int t = omp_get_thread_num(), n = omp_get_num_threads();
-    if (!d->zc) {
-      fill_slice(d, x, planes, d->C * t / n, d->C * (t + 1) / n, t == 0);
-#pragma omp barrier
-    }
+    fill_team(d, x, planes, t, n);
     if (d->tr) {
       /* split the channel panels while each thread gets one, else the pixel tiles */
       if (jp >= n)
@@ -541,9 +550,8 @@ void om_cdir_run_pool(const om_cdir *d, const om_cdir_pool *q, const float *x, c
   float *planes = scratch;
   const float *xp = d->zc ? x : planes;
   om_gemm_epi epi = {bias, act, alpha, beta};
-  int nt = team.nthreads;
+  int nt = team_size(d, team);
   if (nt > q->POH) nt = (int)q->POH;
-  if ((double)d->M * (double)(d->OH * d->OW) * (double)d->K < 262144.0) nt = 1;
   if (nt <= 1) {
     fill_slice(d, x, planes, 0, d->C, 1);
     pool_range(d, q, xp, a, &epi, y, (float *)((char *)scratch + buf_off), 0, q->POH);
@@ -552,10 +560,7 @@ void om_cdir_run_pool(const om_cdir *d, const om_cdir_pool *q, const float *x, c
 #pragma omp parallel num_threads(nt)
   {
     int t = omp_get_thread_num(), n = omp_get_num_threads();
-    if (!d->zc) {
-      fill_slice(d, x, planes, d->C * t / n, d->C * (t + 1) / n, t == 0);
-#pragma omp barrier
-    }
+    fill_team(d, x, planes, t, n);
     /* pooled rows split over the team, each thread with its own band buffer (its first band computes
      * the row it shares with the thread before: the same values) */
     pool_range(d, q, xp, a, &epi, y, (float *)((char *)om_intra_slice(scratch, &team, t) + buf_off),

@@ -15,14 +15,8 @@
 #include <string.h>
 
 static int failures, checks;
-static uint64_t rng = 0x9E3779B97F4A7C15ull;
-
-static float frand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+#define TEST_RNG_SEED 0x9E3779B97F4A7C15ull
+#include "rng.h"
 
 /* Independent scalar activation (spelled out from op.h's comments). */
 static double ref_act(int act, double a, double b, double x) {

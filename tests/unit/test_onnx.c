@@ -308,16 +308,23 @@ static void test_bad_models(const char *src) {
 }
 
 /* Every strict prefix of a real model must be refused (the last field, opset_import, is needed). */
-static void test_truncations(const char *shared) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/zoo/squeezenet1_1.onnx", shared);
+/* ../shared/zoo/<name>.onnx into memory (a failed check when it cannot be read). */
+static uint8_t *read_zoo(const char *shared, const char *name, size_t *len) {
+  char path[4096], err[OM_ERR_LEN];
   uint8_t *buf;
+  snprintf(path, sizeof path, "%s/zoo/%s.onnx", shared, name);
+  if (om_read_file(path, 0, &buf, len, err)) {
+    CHECK(0, "%s: %s", path, err);
+    return NULL;
+  }
+  return buf;
+}
+
+static void test_truncations(const char *shared) {
   size_t len;
   char err[OM_ERR_LEN];
-  if (om_read_file(path, 0, &buf, &len, err)) {
-    CHECK(0, "%s: %s", path, err);
-    return;
-  }
+  uint8_t *buf = read_zoo(shared, "squeezenet1_1", &len);
+  if (!buf) return;
   int tried = 0;
   for (size_t cut = 0; cut < len; cut = cut < 4096 ? cut + 1 : cut + 9973 + cut / 50) {
     onnx_model *m = NULL;
@@ -349,15 +356,10 @@ static void test_truncations(const char *shared) {
 /* Tensors copied on several threads (onnx_limits.threads: big ones in 2 MiB pieces) must be the
  * bytes a plain copy gives: resnet18 has 9 MB tensors, loaded from a buffer (every tensor copied). */
 static void test_threaded_copy(const char *shared) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/zoo/resnet18.onnx", shared);
-  uint8_t *buf;
   size_t len;
   char err[OM_ERR_LEN];
-  if (om_read_file(path, 0, &buf, &len, err)) {
-    CHECK(0, "%s: %s", path, err);
-    return;
-  }
+  uint8_t *buf = read_zoo(shared, "resnet18", &len);
+  if (!buf) return;
   onnx_limits one = {0, 0, 1}, three = {0, 0, 3};
   onnx_model *a = NULL, *b = NULL;
   CHECK(onnx_load_buffer(buf, len, &one, &a, err) == OM_OK, "resnet18, 1 thread: %s", err);

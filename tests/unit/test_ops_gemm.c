@@ -14,14 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static uint64_t rng = 0x13198A2E03707344ull;
-
-static float frand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return (float)((double)(rng >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-}
+#define TEST_RNG_SEED 0x13198A2E03707344ull
+#include "rng.h"
 
 static float *randv(int64_t n) {
   float *v = malloc(sizeof(float) * (size_t)n);
