@@ -498,12 +498,15 @@ static void band_rows(const om_cdir *d, const float *xp, const float *a, const o
     const float *ablk = a + pc * mpad;
     for (int64_t p = g0; p < g1; p += NR) {
       uint32_t valid = 0;
-      int64_t dst = -1;
-      for (int l = 0; l < NR; l++) {
-        int64_t g = p + l, ox = g % Wq;
-        if (g < g1 && ox < OW) {
+      int64_t dst = -1, oy = p / Wq, ox = p % Wq; /* of lane l, stepped along (no division per lane) */
+      for (int l = 0; l < NR && p + l < g1; l++) {
+        if (ox < OW) {
           valid |= 1u << l;
-          if (dst < 0) dst = (g / Wq - b0) * OW + ox;
+          if (dst < 0) dst = (oy - b0) * OW + ox;
+        }
+        if (++ox == Wq) {
+          ox = 0;
+          oy++;
         }
       }
       if (!valid) continue;
