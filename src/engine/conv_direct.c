@@ -129,15 +129,22 @@ size_t om_cdir_weight_floats(const om_cdir *d) {
 }
 
 void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst) {
-  if (!d->tr) { /* A panels of MR rows per K block of kcb, as om_gemm_pack_a lays them out */
+  om_cdir_pack_weights_par(d, w, dst, 1);
+}
+
+void om_cdir_pack_weights_par(const om_cdir *d, const float *w, float *dst, int threads) {
+  if (!d->tr) { /* A panels of MR rows per K block of kcb, as om_gemm_pack_a lays them out: block pc
+                   holds mpad x kc floats, the panel of rows ir.. kc x MR of them at ir * kc */
     const int64_t mpad = (d->M + MR - 1) / MR * MR;
-    for (int64_t pc = 0; pc < d->K; pc += d->kcb) {
-      int64_t kc = d->K - pc < d->kcb ? d->K - pc : d->kcb;
-      for (int64_t ir = 0; ir < mpad; ir += MR)
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && d->M * d->K >= 65536)
+    for (int64_t ir = 0; ir < mpad; ir += MR)
+      for (int64_t pc = 0; pc < d->K; pc += d->kcb) {
+        int64_t kc = d->K - pc < d->kcb ? d->K - pc : d->kcb;
+        float *o = dst + pc * mpad + ir * kc;
         for (int64_t kk = 0; kk < kc; kk++)
           for (int64_t i = 0; i < MR; i++)
-            *dst++ = ir + i < d->M ? w[(ir + i) * d->K + pc + kk] : 0.0f;
-    }
+            *o++ = ir + i < d->M ? w[(ir + i) * d->K + pc + kk] : 0.0f;
+      }
     return;
   }
   /* K blocks of TR_KC, in each the 32-channel panels, in each kc rows of 32 (zero past M) */

@@ -52,6 +52,8 @@ void om_cdir_index(om_cdir *d, int32_t *mem, int64_t kh, int64_t kw, int64_t dh,
 /* Floats of one group's packed weights, and the packing of W [M][C*kh*kw] into them. */
 size_t om_cdir_weight_floats(const om_cdir *d);
 void om_cdir_pack_weights(const om_cdir *d, const float *w, float *dst);
+/* The same on up to `threads` OpenMP threads (weights at load; the same bytes for any count). */
+void om_cdir_pack_weights_par(const om_cdir *d, const float *w, float *dst, int threads);
 /* One image and group: x [C][H][W] -> y [M][OH][OW] = act(W x + bias + sum), a = the group's weights
  * from om_cdir_pack_weights; bias / sum may be NULL. On up to team.nthreads
  * threads; bit-identical for every team size. */

@@ -81,6 +81,10 @@ const om_gemm_kernel *om_gemm_kernel_best(int path);
 size_t om_gemm_packed_a_floats(const om_gemm_kernel *k, int64_t M, int64_t K);
 size_t om_gemm_packed_b_floats(const om_gemm_kernel *k, int64_t K, int64_t N);
 /* Pack all of A (A[i,k] = a[i*rs + k*cs]) / B, multiplied by scale, into dst. */
+/* om_gemm_pack_a with its row panels spread over up to `threads` OpenMP threads (weights at load;
+ * the same bytes for any count). */
+void om_gemm_pack_a_par(const om_gemm_kernel *k, int64_t M, int64_t K, const float *a, int64_t rs,
+                        int64_t cs, float scale, float *dst, int threads);
 void om_gemm_pack_a(const om_gemm_kernel *k, int64_t M, int64_t K, const float *a, int64_t rs,
                     int64_t cs, float scale, float *dst);
 void om_gemm_pack_b(const om_gemm_kernel *k, int64_t K, int64_t N, const float *b, int64_t rs,

@@ -115,13 +115,22 @@ void om_gemm_packb_strided(const void *ctx, int64_t k0, int64_t kc, int64_t j0, 
   }
 }
 
+void om_gemm_pack_a_par(const om_gemm_kernel *k, int64_t M, int64_t K, const float *a, int64_t rs,
+                        int64_t cs, float scale, float *dst, int threads) {
+  const int64_t mr = k->mr, mpad = round_up(M, mr), panels = mpad / mr;
+  /* each row panel of each K block on its own: K block pc holds mpad x kc floats, panel p of it
+   * mr x kc of them at p * mr * kc */
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && M * K >= 65536)
+  for (int64_t p = 0; p < panels; p++)
+    for (int64_t pc = 0; pc < K; pc += OM_GEMM_KC) {
+      int64_t kc = K - pc < OM_GEMM_KC ? K - pc : OM_GEMM_KC;
+      pack_a_block((int)mr, M, a, rs, cs, scale, p * mr, mr, pc, kc, dst + pc * mpad + p * mr * kc);
+    }
+}
+
 void om_gemm_pack_a(const om_gemm_kernel *k, int64_t M, int64_t K, const float *a, int64_t rs,
                     int64_t cs, float scale, float *dst) {
-  int64_t mpad = round_up(M, k->mr);
-  for (int64_t pc = 0; pc < K; pc += OM_GEMM_KC) {
-    int64_t kc = K - pc < OM_GEMM_KC ? K - pc : OM_GEMM_KC;
-    pack_a_block(k->mr, M, a, rs, cs, scale, 0, mpad, pc, kc, dst + pc * mpad);
-  }
+  om_gemm_pack_a_par(k, M, K, a, rs, cs, scale, dst, 1);
 }
 
 void om_gemm_pack_b(const om_gemm_kernel *k, int64_t K, int64_t N, const float *b, int64_t rs,

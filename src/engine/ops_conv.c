@@ -539,7 +539,8 @@ static int conv_prepare_conv(om_prep *p, char *err) {
       float *wp = om_prep_alloc(p, tot);
       if (!wp) return om_seterr(err, OM_E_NOMEM, "out of memory packing Conv weights (%zu bytes)", tot);
       for (int64_t gi = 0; gi < c->group; gi++)
-        om_cdir_pack_weights(&c->cdir, (const float *)Wt->data + gi * c->Mg * c->Kg, wp + gi * per);
+        om_cdir_pack_weights_par(&c->cdir, (const float *)Wt->data + gi * c->Mg * c->Kg, wp + gi * per,
+                                 p->threads);
       c->wpacked = wp;
       c->wstride = per;
       c->kind = CONV_DIRECT;
@@ -554,8 +555,8 @@ static int conv_prepare_conv(om_prep *p, char *err) {
       float *wp = om_prep_alloc(p, tot);
       if (!wp) return om_seterr(err, OM_E_NOMEM, "out of memory packing Conv weights (%zu bytes)", tot);
       for (int64_t gi = 0; gi < c->group; gi++)
-        om_gemm_pack_a(c->k, c->Mg, c->Kg, (const float *)Wt->data + gi * c->Mg * c->Kg, c->Kg, 1, 1.0f,
-                       wp + gi * per);
+        om_gemm_pack_a_par(c->k, c->Mg, c->Kg, (const float *)Wt->data + gi * c->Mg * c->Kg, c->Kg, 1, 1.0f,
+                           wp + gi * per, p->threads);
       c->wpacked = wp;
       c->wstride = per;
       p->consumed |= 1u << 1;

@@ -5,6 +5,7 @@
  * over the whole float range plus the edges (0, +-inf, NaN, under/overflow). */
 #include "common/om.h"
 #include "engine/engine.h"
+#include "engine/conv_direct.h"
 #include "engine/gemm.h"
 #include "engine/op.h"
 #include "engine/vmath.h"
@@ -226,6 +227,60 @@ static void check_flush(void) {
   }
 }
 
+/* Weights packed on several threads at load (om_gemm_pack_a_par, om_cdir_pack_weights_par) must be
+ * the bytes of the serial packing, which run_case checks against the naive product. */
+static void check_pack_par(const om_gemm_kernel *k) {
+  static const int64_t shapes[][2] = {{256, 1024}, {1000, 512}, {37, 2305}, {520, 131}};
+  for (size_t s = 0; s < OM_ARRAY_LEN(shapes); s++) {
+    int64_t M = shapes[s][0], K = shapes[s][1];
+    size_t nf = om_gemm_packed_a_floats(k, M, K);
+    float *a = malloc((size_t)(M * K) * 4), *p1 = om_alloc_aligned(nf * 4), *p3 = om_alloc_aligned(nf * 4);
+    for (int64_t i = 0; i < M * K; i++) a[i] = frand();
+    memset(p3, 0xAB, nf * 4); /* every float must be written */
+    om_gemm_pack_a(k, M, K, a, K, 1, 1.0f, p1);
+    om_gemm_pack_a_par(k, M, K, a, K, 1, 1.0f, p3, 3);
+    checks++;
+    if (memcmp(p1, p3, nf * 4) != 0) {
+      printf("FAIL %s: om_gemm_pack_a_par on 3 threads differs from om_gemm_pack_a, %lld x %lld\n", k->name,
+             (long long)M, (long long)K);
+      failures++;
+    }
+    free(a);
+    om_free_aligned(p1);
+    om_free_aligned(p3);
+  }
+  if (k->path != OM_KERNEL_AVX512) return;
+  /* shifted-row Conv weights: 3x3 and 7x7 stride 2 (K blocks of kcb), a 1x1 read in place */
+  static const int64_t conv[][4] = {{128, 128, 3, 2}, {3, 64, 7, 2}, {512, 128, 1, 1}};
+  for (size_t s = 0; s < OM_ARRAY_LEN(conv); s++) {
+    int64_t C = conv[s][0], M = conv[s][1], kk = conv[s][2], st = conv[s][3], pad = kk / 2;
+    om_cdir d;
+    size_t sb, ni;
+    char err[OM_ERR_LEN];
+    if (om_cdir_setup(&d, C, M, 112, 112, kk, kk, st, st, 1, 1, pad, pad, pad, pad, &sb, &ni, err)) {
+      printf("FAIL cdir setup C%lld M%lld k%lld: %s\n", (long long)C, (long long)M, (long long)kk, err);
+      failures++;
+      checks++;
+      continue;
+    }
+    size_t nf = om_cdir_weight_floats(&d), nw = (size_t)(M * C * kk * kk);
+    float *w = malloc(nw * 4), *p1 = om_alloc_aligned(nf * 4), *p3 = om_alloc_aligned(nf * 4);
+    for (size_t i = 0; i < nw; i++) w[i] = frand();
+    memset(p3, 0xAB, nf * 4);
+    om_cdir_pack_weights(&d, w, p1);
+    om_cdir_pack_weights_par(&d, w, p3, 3);
+    checks++;
+    if (memcmp(p1, p3, nf * 4) != 0) {
+      printf("FAIL om_cdir_pack_weights_par on 3 threads differs, C%lld M%lld k%lld\n", (long long)C,
+             (long long)M, (long long)kk);
+      failures++;
+    }
+    free(w);
+    om_free_aligned(p1);
+    om_free_aligned(p3);
+  }
+}
+
 int main(void) {
   static const int sizes[] = {1, 2, 3, 5, 6, 7, 8, 9, 13, 16, 17, 31, 32, 33, 47, 48, 49, 52, 64, 67};
   int ns = (int)OM_ARRAY_LEN(sizes);
@@ -257,6 +312,7 @@ int main(void) {
           }
     for (int act = 0; act < 8; act++) run_case(k, 19, 37, 29, (mode){0, 3, 1, 1, act, 0});
     check_blocked_sum(k);
+    check_pack_par(k);
     printf("%s: %s\n", k->name, failures == before ? "ok" : "FAILED");
   }
   check_flush();
