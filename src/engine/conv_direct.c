@@ -475,20 +475,15 @@ void om_cdir_run(const om_cdir *d, const float *x, const float *a, const float *
 
 #define POOL_BAND_BYTES (192 * 1024) /* a band's Conv rows: well inside L2 next to the planes' lines */
 
-size_t om_cdir_pool_setup(const om_cdir *d, om_cdir_pool *q, int64_t POH, int64_t POW, int64_t pt,
-                          int64_t pl) {
-  memset(q, 0, sizeof *q);
-  if (d->tr || POH < 1 || POW < 1 || pt < 0 || pt > 2 || pl < 0 || pl > 2) return 0;
+size_t om_cdir_pool_bands(const om_cdir *d, om_cdir_pool *q) {
+  q->R = q->cap = 0;
+  if (d->tr || q->POH < 1 || q->POW < 1 || q->pt < 0 || q->pt > 2 || q->pl < 0 || q->pl > 2) return 0;
   const double row = (double)d->M * (double)d->OW * sizeof(float);
   int64_t cap = (int64_t)(POOL_BAND_BYTES / row);
   if (cap < 3) cap = 3;
   q->R = (cap - 3) / 2 + 1;
-  if (q->R > POH) q->R = POH;
+  if (q->R > q->POH) q->R = q->POH;
   q->cap = 2 * (q->R - 1) + 3;
-  q->POH = POH;
-  q->POW = POW;
-  q->pt = pt;
-  q->pl = pl;
   return (size_t)(d->M * q->cap * d->OW) * sizeof(float) + 64;
 }
 

@@ -78,9 +78,9 @@ typedef struct om_cdir_pool {
   int64_t POH, POW, pt, pl;           /* pooled size; the pool's top / left pads */
   int64_t R, cap;                     /* pooled rows per band; buffered Conv rows */
 } om_cdir_pool;
-/* Band geometry; returns the per-thread buffer bytes (0: does not apply). */
-size_t om_cdir_pool_setup(const om_cdir *d, om_cdir_pool *q, int64_t POH, int64_t POW, int64_t pt,
-                          int64_t pl);
+/* Band geometry (q->R, q->cap) for the pool q->POH, POW, pt, pl (pads 0..2); returns the per-thread
+ * buffer bytes, 0 where bands do not apply (transposed tiles). */
+size_t om_cdir_pool_bands(const om_cdir *d, om_cdir_pool *q);
 /* One image: x [C][H][W] -> y [M][POH][POW] = maxpool(act(W x + bias)); the band buffer at buf_off
  * bytes into each team thread's scratch slice (after om_cdir_setup's scratch). */
 void om_cdir_run_pool(const om_cdir *d, const om_cdir_pool *q, const float *x, const float *a,

@@ -586,21 +586,12 @@ static int conv_prepare(om_prep *p, char *err) {
   if (c) {
     c->pool = 1;
     c->pool_off = OM_ALIGN_UP(p->scratch_bytes, 64);
+    c->cpool = (om_cdir_pool){POH, POW, pt, pl, 0, 0};
     size_t bb = 0;
-    if (c->kind == CONV_DIRECT && c->group == 1 && c->D == 1)
-      bb = om_cdir_pool_setup(&c->cdir, &c->cpool, POH, POW, pt, pl);
-    if (bb) {
-      c->pool_band = 1;
-    } else { /* the whole Conv output of one image, then pooled */
-      size_t n;
-      if (om_mul_size((size_t)(c->M * c->OH * c->OW), sizeof(float), &n))
-        return om_seterr(err, OM_E_LIMIT, "om_pool: Conv output overflows");
-      c->cpool.POH = POH;
-      c->cpool.POW = POW;
-      c->cpool.pt = pt;
-      c->cpool.pl = pl;
-      bb = n;
-    }
+    if (c->kind == CONV_DIRECT && c->group == 1 && c->D == 1) bb = om_cdir_pool_bands(&c->cdir, &c->cpool);
+    c->pool_band = bb != 0;
+    if (!bb && om_mul_size((size_t)(c->M * c->OH * c->OW), sizeof(float), &bb)) /* the whole output */
+      return om_seterr(err, OM_E_LIMIT, "om_pool: Conv output overflows");
     p->scratch_bytes = c->pool_off + bb;
   }
   Y->dims[2] = POH;
