@@ -1139,9 +1139,10 @@ int om_cli_run(const om_cli *c) {
             res->name, d, res->producer_op && *res->producer_op ? res->producer_op : "input",
             softmax_done ? " (used as is)" : " (softmax applied)", nclasses, k,
             c->labels_file ? c->labels_file : L.n ? "model metadata" : "none");
-    fprintf(stderr, "ompredict: kernel path %s; precision %s%s; %d threads (%s); inputs %zu..%zu of %zu\n",
-            om_kernel_path_name(om_kernel_path_detect()),
-            om_precision_name(om_precision_supported(c->precision) ? c->precision : OM_PRECISION_FP32),
+    int prec = om_precision_supported(c->precision) ? c->precision : OM_PRECISION_FP32;
+    fprintf(stderr, "ompredict: kernel path %s; precision %s%s%s; %d threads (%s); inputs %zu..%zu of %zu\n",
+            om_kernel_path_name(om_kernel_path_detect()), om_precision_name(prec),
+            prec == OM_PRECISION_BF16 ? (om_precision_bf16_amx() ? " (AMX)" : " (AVX512-BF16)") : "",
             c->no_winograd ? " (no Winograd)" : "",
             threads, tsrc, lo, hi, in.n);
 #ifdef OMPREDICT_MPI

@@ -60,6 +60,9 @@ enum { OM_PRECISION_FP32 = 0, OM_PRECISION_BF16 = 1 };
 /* 1 when this CPU runs the precision natively (FP32 always; BF16 needs AVX512-BF16). */
 int om_precision_supported(int precision);
 const char *om_precision_name(int precision); /* "fp32", "bf16" */
+/* 1 when BF16's products run on AMX tiles (AMX-BF16 CPU, tile state granted by the OS, OM_AMX not 0),
+ * 0 when on vdpbf16ps (or bf16 is unsupported). */
+int om_precision_bf16_amx(void);
 /* This core's FP32 FMA peak in GFLOP/s, measured now on the calling thread (peak.c; 20-50 ms): the
  * widest FMA the CPU runs, 0 where it has none. For reports (--profile), not for decisions. */
 double om_fp32_peak_gflops(void);

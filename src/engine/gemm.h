@@ -186,7 +186,23 @@ void om_gemm_bf16_pack_a(int64_t M, int64_t K, const float *a, int64_t rs, int64
                          uint16_t *dst);
 /* Scratch bytes om_gemm_bf16 needs (fp32 B block + its bf16 copy); 0 on overflow. */
 size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K);
-/* C = init + A * B with A from om_gemm_bf16_pack_a; scratch 64-byte aligned. Never fails. */
+/* C = init + A * B with A from om_gemm_bf16_pack_a; scratch 64-byte aligned. Never fails.
+ * The four functions above take the AMX kernel (gemm_amx.c) where om_gemm_amx_supported(), with its
+ * own layout of A: that choice is made once per process, so a plan packs and runs the same one. */
 void om_gemm_bf16(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch);
+/* B's block [pc, pc+kc) x [jc, jc+nc) packed by packb into ftmp ((kc+1) x nc floats), then rounded to
+ * bf16 pairs in bbuf: per 32-column panel ceil(kc/2) pair-rows, zero rows up to a multiple of kpad. */
+void om_gemm_bf16_pack_b(om_gemm_packb_fn packb, const void *pctx, int64_t pc, int64_t kc, int64_t jc,
+                         int64_t nc, int64_t kpad, float *ftmp, uint16_t *bbuf);
+
+/* ---- AMX (gemm_amx.c): the same contract as om_gemm_bf16 on tile registers ----
+ * 1 when the CPU has AMX-TILE + AMX-BF16 (+ the AVX512-BF16 set above) and the OS granted the tile
+ * state; OM_AMX=0 in the environment turns it off (checked once per process). */
+int om_gemm_amx_supported(void);
+size_t om_gemm_amx_packed_a_elems(int64_t M, int64_t K);
+void om_gemm_amx_pack_a(int64_t M, int64_t K, const float *a, int64_t rs, int64_t cs, float scale,
+                        uint16_t *dst);
+size_t om_gemm_amx_scratch_bytes(int64_t M, int64_t N, int64_t K);
+void om_gemm_amx(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch);
 
 #endif

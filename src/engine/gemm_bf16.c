@@ -45,6 +45,8 @@ int om_precision_supported(int precision) {
   return 0;
 }
 
+int om_precision_bf16_amx(void) { return om_gemm_bf16_supported() && om_gemm_amx_supported(); }
+
 const char *om_precision_name(int precision) {
   switch (precision) {
   case OM_PRECISION_FP32: return "fp32";
@@ -62,6 +64,7 @@ uint16_t om_bf16_round(float x) {
 }
 
 size_t om_gemm_bf16_packed_a_elems(int64_t M, int64_t K) {
+  if (om_gemm_amx_supported()) return om_gemm_amx_packed_a_elems(M, K);
   size_t n;
   if (M < 0 || K < 0 || om_mul_size((size_t)round_up(M, MR), (size_t)round_up(K, 2), &n)) return 0;
   return n;
@@ -69,6 +72,10 @@ size_t om_gemm_bf16_packed_a_elems(int64_t M, int64_t K) {
 
 void om_gemm_bf16_pack_a(int64_t M, int64_t K, const float *a, int64_t rs, int64_t cs, float scale,
                          uint16_t *dst) {
+  if (om_gemm_amx_supported()) {
+    om_gemm_amx_pack_a(M, K, a, rs, cs, scale, dst);
+    return;
+  }
   const int64_t mpad = round_up(M, MR);
   float s = scale == 0.0f ? 1.0f : scale;
   for (int64_t pc = 0; pc < K; pc += KC) {
@@ -92,7 +99,7 @@ void om_gemm_bf16_pack_a(int64_t M, int64_t K, const float *a, int64_t rs, int64
 static size_t ftmp_bytes(int64_t ncmax) { return OM_ALIGN_UP((size_t)((KC + 1) * ncmax) * 4, 64); }
 
 size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K) {
-  (void)M;
+  if (om_gemm_amx_supported()) return om_gemm_amx_scratch_bytes(M, N, K);
   if (N < 0 || K < 0 || N > ((int64_t)1 << 40)) return 0;
   int64_t ncmax = round_up(N < NCB ? N : NCB, NR);
   return ftmp_bytes(ncmax) + OM_ALIGN_UP((size_t)(KC * ncmax) * 2, 64);
@@ -116,6 +123,27 @@ TBF static void convert_panel(const float *src, int64_t kc, uint16_t *dst) {
   }
 }
 
+/* The same in C (AMX's emulated test on a CPU without AVX512-BF16). */
+static void convert_panel_c(const float *src, int64_t kc, uint16_t *dst) {
+  for (int64_t p = 0; p < (kc + 1) / 2; p++)
+    for (int j = 0; j < NR; j++) {
+      dst[(p * NR + j) * 2] = om_bf16_round(src[2 * p * NR + j]);
+      dst[(p * NR + j) * 2 + 1] = 2 * p + 1 < kc ? om_bf16_round(src[(2 * p + 1) * NR + j]) : 0;
+    }
+}
+
+void om_gemm_bf16_pack_b(om_gemm_packb_fn packb, const void *pctx, int64_t pc, int64_t kc, int64_t jc,
+                         int64_t nc, int64_t kpad, float *ftmp, uint16_t *bbuf) {
+  int fast = om_gemm_bf16_supported();
+  int64_t kp = (kc + 1) / 2, kpp = round_up(kp, kpad);
+  packb(pctx, pc, kc, jc, nc, NR, ftmp);
+  for (int64_t q = 0; q < nc; q += NR) {
+    uint16_t *d = bbuf + q * kpp * 2;
+    if (fast) convert_panel(ftmp + q * kc, kc, d);
+    else convert_panel_c(ftmp + q * kc, kc, d);
+    memset(d + kp * NR * 2, 0, (size_t)((kpp - kp) * NR) * 4);
+  }
+}
 
 /* a: kp x MR words, b: kp x NR words; c tile mr x nr (mr <= 8, nr <= 32), 16 zmm accumulators. */
 TBF static void ukr_bf16(int64_t kp, const uint32_t *a, const uint32_t *b, float *c, int64_t ldc,
@@ -159,10 +187,7 @@ TBF static void gemm_bf16_body(const om_gemm_args *g, const uint16_t *a_bf16, vo
     for (int64_t pc = 0; pc < K || (pc == 0 && K == 0); pc += KC) {
       int64_t kc = K - pc < KC ? K - pc : KC, kp = (kc + 1) / 2;
       int last = pc + kc >= K;
-      if (kc > 0) {
-        packb(pctx, pc, kc, jc, nc, NR, ftmp);
-        for (int64_t q = 0; q < nc; q += NR) convert_panel(ftmp + q * kc, kc, bbuf + q * kp * 2);
-      }
+      if (kc > 0) om_gemm_bf16_pack_b(packb, pctx, pc, kc, jc, nc, 1, ftmp, bbuf);
       const uint16_t *ablk = a_bf16 + pc * mpad;
       for (int64_t ir = 0; ir < M; ir += MR) {
         int m_eff = (int)(M - ir < MR ? M - ir : MR);
@@ -182,5 +207,6 @@ TBF static void gemm_bf16_body(const om_gemm_args *g, const uint16_t *a_bf16, vo
 
 void om_gemm_bf16(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch) {
   if (g->M <= 0 || g->N <= 0) return;
-  gemm_bf16_body(g, a_bf16, scratch);
+  if (om_gemm_amx_supported()) om_gemm_amx(g, a_bf16, scratch);
+  else gemm_bf16_body(g, a_bf16, scratch);
 }
