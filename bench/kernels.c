@@ -14,7 +14,8 @@
  * cblas_sgemm otherwise (+ bias and ReLU in one more pass), the baseline the issue asks to compare.
  * Times are thread CPU time (the machine is shared).
  * Usage: kernels [ref|avx2|avx512] [runs] [filter]   (default: best path this CPU runs, 7 runs;
- * filter: only the layers whose description contains it, or of that network). */
+ * filter: only the layers whose description contains it, or of that network; "bf16": only the bf16
+ * GEMM against the fp32 one on resnet50's 1x1 shapes). */
 #include "common/om.h"
 #include "engine/engine.h"
 #include "engine/gemm.h"
@@ -285,6 +286,53 @@ static void bench_ukr(const om_gemm_kernel *k) {
   om_free_aligned(ap); om_free_aligned(s);
 }
 
+/* The bf16 GEMM (--precision bf16) on resnet50's 1x1 shapes and one im2col-sized product, A packed once,
+ * B (fp32, row-major) packed and rounded per call as in a network: the kernel this CPU takes (AMX, or
+ * vdpbf16ps; OM_AMX=0 forces the latter), against the fp32 GEMM on the same shape. */
+static void bench_bf16(const om_gemm_kernel *k, int runs) {
+  static const int64_t shapes[][3] = {{64, 3136, 64},   {256, 3136, 64},  {64, 3136, 256}, {128, 784, 512},
+                                      {512, 784, 128},  {256, 196, 1024}, {1024, 196, 256}, {512, 49, 2048},
+                                      {2048, 49, 512},  {256, 784, 1152}};
+  printf("bf16 GEMM on %s (A packed at load, B rounded per call; GFLOP/s, median of %d)\n",
+         om_gemm_amx_supported() ? "AMX" : "vdpbf16ps", runs);
+  double t[64], tf[64];
+  for (size_t i = 0; i < OM_ARRAY_LEN(shapes); i++) {
+    int64_t M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+    float *A = om_alloc_aligned((size_t)(M * K) * 4), *B = om_alloc_aligned((size_t)(K * N) * 4);
+    float *C = om_alloc_aligned((size_t)(M * N) * 4);
+    for (int64_t j = 0; j < M * K; j++) A[j] = frand();
+    for (int64_t j = 0; j < K * N; j++) B[j] = frand();
+    uint16_t *ab = om_alloc_aligned(om_gemm_bf16_packed_a_elems(M, K) * 2);
+    float *af = om_alloc_aligned(om_gemm_packed_a_floats(k, M, K) * 4);
+    om_gemm_bf16_pack_a(M, K, A, K, 1, 1.0f, ab);
+    om_gemm_pack_a(k, M, K, A, K, 1, 1.0f, af);
+    size_t sb = om_gemm_bf16_scratch_bytes(M, N, K), sf = om_gemm_scratch_bytes(k, M, N, K, 1, 0);
+    void *s = om_alloc_aligned((sb > sf ? sb : sf) + 64);
+    om_gemm_args g = {0};
+    g.M = M; g.N = N; g.K = K; g.b = B; g.b_rs = N; g.b_cs = 1; g.c = C; g.ldc = N;
+    om_gemm_bf16(&g, ab, s); /* warm */
+    for (int r = 0; r < runs; r++) {
+      double t0 = now();
+      om_gemm_bf16(&g, ab, s);
+      t[r] = now() - t0;
+    }
+    g.a_packed = af;
+    om_gemm(k, &g, s);
+    for (int r = 0; r < runs; r++) {
+      double t0 = now();
+      om_gemm(k, &g, s);
+      tf[r] = now() - t0;
+    }
+    qsort(t, (size_t)runs, sizeof(double), cmp_d);
+    qsort(tf, (size_t)runs, sizeof(double), cmp_d);
+    double fl = 2.0 * (double)(M * N * K), gb = fl / t[runs / 2] / 1e9, gf = fl / tf[runs / 2] / 1e9;
+    printf("%-13s %5lldx%-5lldx%-6lld %8.1f GFLOP/s bf16 %8.1f fp32 (%5.1f%% of peak)  %.2fx\n", "gemm bf16",
+           (long long)M, (long long)N, (long long)K, gb, gf, 100 * gf / PEAK, gb / gf);
+    om_free_aligned(A); om_free_aligned(B); om_free_aligned(C); om_free_aligned(ab); om_free_aligned(af);
+    om_free_aligned(s);
+  }
+}
+
 int main(int argc, char **argv) {
   int path = om_gemm_path_supported(OM_KERNEL_AVX512) ? OM_KERNEL_AVX512
              : om_gemm_path_supported(OM_KERNEL_AVX2) ? OM_KERNEL_AVX2 : OM_KERNEL_REF;
@@ -308,6 +356,11 @@ int main(int argc, char **argv) {
   cpu_name(cpu, sizeof cpu);
   printf("cpu %s\npath %s, %d runs per layer, single thread, peak %.1f GFLOP/s (%s)\n", cpu, k->name, runs, PEAK,
          how);
+  if (argc > 3 && strcmp(argv[3], "bf16") == 0) {
+    if (om_gemm_bf16_supported()) bench_bf16(k, runs);
+    else printf("bf16: this CPU lacks AVX512-BF16\n");
+    return 0;
+  }
   bench_ukr(k);
   double tot_flop[3] = {0}, tot_t[3] = {0};
   const char *nets[3] = {"resnet50", "resnet18", "mobilenet_v2"};

@@ -190,8 +190,10 @@ size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K);
  * The four functions above take the AMX kernel (gemm_amx.c) where om_gemm_amx_supported(), with its
  * own layout of A: that choice is made once per process, so a plan packs and runs the same one. */
 void om_gemm_bf16(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch);
-/* B's block [pc, pc+kc) x [jc, jc+nc) packed by packb into ftmp ((kc+1) x nc floats), then rounded to
- * bf16 pairs in bbuf: per 32-column panel ceil(kc/2) pair-rows, zero rows up to a multiple of kpad. */
+/* B's block [pc, pc+kc) x [jc, jc+nc) rounded to bf16 pairs in bbuf: per 32-column panel ceil(kc/2)
+ * pair-rows, zero rows up to a multiple of kpad. Each panel is packed by packb into ftmp (fp32,
+ * OM_GEMM_BF16_FTMP bytes, so it stays in L1) and converted at once. */
+#define OM_GEMM_BF16_FTMP ((OM_GEMM_BF16_KC + 1) * OM_GEMM_BF16_NR * 4) /* a multiple of 64 */
 void om_gemm_bf16_pack_b(om_gemm_packb_fn packb, const void *pctx, int64_t pc, int64_t kc, int64_t jc,
                          int64_t nc, int64_t kpad, float *ftmp, uint16_t *bbuf);
 

@@ -118,8 +118,7 @@ OM_AMX_API void OM_AMX_NAME(om_gemm_amx_pack_a)(int64_t M, int64_t K, const floa
   }
 }
 
-/* fp32 B block (kc + 1 rows, an odd kc's zero partner), its bf16 twin, the 32 x 32 tile buffer */
-static size_t ftmp_bytes(int64_t ncmax) { return OM_ALIGN_UP((size_t)((KC + 1) * ncmax) * 4, 64); }
+/* one fp32 B panel (OM_GEMM_BF16_FTMP), the bf16 block, the 32 x 32 tile buffer */
 static size_t bbuf_bytes(int64_t ncmax) { return OM_ALIGN_UP((size_t)(KC * ncmax) * 2, 64); }
 
 OM_AMX_API size_t OM_AMX_NAME(om_gemm_amx_scratch_bytes)(int64_t M, int64_t N, int64_t K) {
@@ -127,7 +126,7 @@ OM_AMX_API size_t OM_AMX_NAME(om_gemm_amx_scratch_bytes)(int64_t M, int64_t N, i
   (void)K;
   if (N < 0 || N > ((int64_t)1 << 40)) return 0;
   int64_t ncmax = round_up(N < NCB ? N : NCB, NR);
-  return ftmp_bytes(ncmax) + bbuf_bytes(ncmax) + ACC_BYTES;
+  return OM_GEMM_BF16_FTMP + bbuf_bytes(ncmax) + ACC_BYTES;
 }
 
 /* The tile buffer's rows 8g .. 8g+mr-1 through the AVX-512 epilogue into C. */
@@ -155,8 +154,8 @@ TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *s
   const int64_t mpad = round_up(M, MRA);
   int64_t ncmax = round_up(N < NCB ? N : NCB, NR);
   float *ftmp = scratch;
-  uint16_t *bbuf = (uint16_t *)((char *)scratch + ftmp_bytes(ncmax));
-  float *acc = (float *)((char *)scratch + ftmp_bytes(ncmax) + bbuf_bytes(ncmax));
+  uint16_t *bbuf = (uint16_t *)((char *)scratch + OM_GEMM_BF16_FTMP);
+  float *acc = (float *)((char *)scratch + OM_GEMM_BF16_FTMP + bbuf_bytes(ncmax));
   om_gemm_bmat bm = {g->b, g->b_rs, g->b_cs, 1.0f};
   om_gemm_packb_fn packb = g->packb ? g->packb : om_gemm_packb_strided;
   const void *pctx = g->packb ? g->packb_ctx : &bm;

@@ -95,14 +95,13 @@ void om_gemm_bf16_pack_a(int64_t M, int64_t K, const float *a, int64_t rs, int64
   }
 }
 
-/* fp32 B block (kc + 1 rows so an odd kc has a zero partner) and its bf16 twin. */
-static size_t ftmp_bytes(int64_t ncmax) { return OM_ALIGN_UP((size_t)((KC + 1) * ncmax) * 4, 64); }
+/* one fp32 B panel (OM_GEMM_BF16_FTMP) and the bf16 block */
 
 size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K) {
   if (om_gemm_amx_supported()) return om_gemm_amx_scratch_bytes(M, N, K);
   if (N < 0 || K < 0 || N > ((int64_t)1 << 40)) return 0;
   int64_t ncmax = round_up(N < NCB ? N : NCB, NR);
-  return ftmp_bytes(ncmax) + OM_ALIGN_UP((size_t)(KC * ncmax) * 2, 64);
+  return OM_GEMM_BF16_FTMP + OM_ALIGN_UP((size_t)(KC * ncmax) * 2, 64);
 }
 
 /* One fp32 panel (kc x NR floats) to bf16 words (kp x NR). vcvtne2ps2bf16(r1, r0) gives r0's 16
@@ -123,6 +122,26 @@ TBF static void convert_panel(const float *src, int64_t kc, uint16_t *dst) {
   }
 }
 
+/* The same straight from a row-major B (the 1x1 Conv's image: row k at b + k * rs, w <= NR valid
+ * columns): no fp32 copy of the panel first. */
+TBF static void convert_rows(const float *b, int64_t rs, int64_t kc, int w, uint16_t *dst) {
+  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
+                                       23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  __mmask16 m[2] = {w >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << w) - 1),
+                    w >= 32 ? (__mmask16)0xFFFF : w > 16 ? (__mmask16)((1u << (w - 16)) - 1) : 0};
+  int64_t kp = (kc + 1) / 2;
+  for (int64_t p = 0; p < kp; p++) {
+    const float *r0 = b + 2 * p * rs, *r1 = r0 + rs;
+    int has1 = 2 * p + 1 < kc;
+    for (int h = 0; h < 2; h++) {
+      __m512 v0 = _mm512_maskz_loadu_ps(m[h], r0 + 16 * h);
+      __m512 v1 = has1 ? _mm512_maskz_loadu_ps(m[h], r1 + 16 * h) : _mm512_setzero_ps();
+      __m512i x = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
+      _mm512_storeu_si512((void *)(dst + (p * NR + 16 * h) * 2), _mm512_permutexvar_epi16(idx, x));
+    }
+  }
+}
+
 /* The same in C (AMX's emulated test on a CPU without AVX512-BF16). */
 static void convert_panel_c(const float *src, int64_t kc, uint16_t *dst) {
   for (int64_t p = 0; p < (kc + 1) / 2; p++)
@@ -135,12 +154,19 @@ static void convert_panel_c(const float *src, int64_t kc, uint16_t *dst) {
 void om_gemm_bf16_pack_b(om_gemm_packb_fn packb, const void *pctx, int64_t pc, int64_t kc, int64_t jc,
                          int64_t nc, int64_t kpad, float *ftmp, uint16_t *bbuf) {
   int fast = om_gemm_bf16_supported();
+  const om_gemm_bmat *bm = pctx;
+  int direct = fast && packb == om_gemm_packb_strided && bm->cs == 1 && (bm->scale == 0.0f || bm->scale == 1.0f);
   int64_t kp = (kc + 1) / 2, kpp = round_up(kp, kpad);
-  packb(pctx, pc, kc, jc, nc, NR, ftmp);
   for (int64_t q = 0; q < nc; q += NR) {
     uint16_t *d = bbuf + q * kpp * 2;
-    if (fast) convert_panel(ftmp + q * kc, kc, d);
-    else convert_panel_c(ftmp + q * kc, kc, d);
+    int w = (int)(nc - q < NR ? nc - q : NR);
+    if (direct) {
+      convert_rows(bm->b + pc * bm->rs + jc + q, bm->rs, kc, w, d);
+    } else {
+      packb(pctx, pc, kc, jc + q, w, NR, ftmp);
+      if (fast) convert_panel(ftmp, kc, d);
+      else convert_panel_c(ftmp, kc, d);
+    }
     memset(d + kp * NR * 2, 0, (size_t)((kpp - kp) * NR) * 4);
   }
 }
@@ -174,9 +200,8 @@ TBF static void ukr_bf16(int64_t kp, const uint32_t *a, const uint32_t *b, float
 TBF static void gemm_bf16_body(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch) {
   const int64_t M = g->M, N = g->N, K = g->K;
   const int64_t mpad = round_up(M, MR);
-  int64_t ncmax = round_up(N < NCB ? N : NCB, NR);
   float *ftmp = scratch;
-  uint16_t *bbuf = (uint16_t *)((char *)scratch + ftmp_bytes(ncmax));
+  uint16_t *bbuf = (uint16_t *)((char *)scratch + OM_GEMM_BF16_FTMP);
   om_gemm_bmat bm = {g->b, g->b_rs, g->b_cs, 1.0f};
   om_gemm_packb_fn packb = g->packb ? g->packb : om_gemm_packb_strided;
   const void *pctx = g->packb ? g->packb_ctx : &bm;
