@@ -160,12 +160,18 @@ void om_gemm_bf16_pack_b(om_gemm_packb_fn packb, const void *pctx, int64_t pc, i
   for (int64_t q = 0; q < nc; q += NR) {
     uint16_t *d = bbuf + q * kpp * 2;
     int w = (int)(nc - q < NR ? nc - q : NR);
+    int64_t gq = q % (NR * OM_GEMM_BF16_GROUP); /* q's place in its group of panels */
     if (direct) {
       convert_rows(bm->b + pc * bm->rs + jc + q, bm->rs, kc, w, d);
     } else {
-      packb(pctx, pc, kc, jc + q, w, NR, ftmp);
-      if (fast) convert_panel(ftmp, kc, d);
-      else convert_panel_c(ftmp, kc, d);
+      /* the im2col packer works out each row's source once per call: a group amortizes that */
+      if (gq == 0) {
+        int64_t gw = nc - q < NR * OM_GEMM_BF16_GROUP ? nc - q : NR * OM_GEMM_BF16_GROUP;
+        packb(pctx, pc, kc, jc + q, gw, NR, ftmp);
+      }
+      const float *src = ftmp + gq * kc;
+      if (fast) convert_panel(src, kc, d);
+      else convert_panel_c(src, kc, d);
     }
     memset(d + kp * NR * 2, 0, (size_t)((kpp - kp) * NR) * 4);
   }
