@@ -5,7 +5,8 @@
 #     so test_bf16 stops (exit 77) after its GEMM and Conv-route checks, before the zoo models;
 #  2. agreement on the kit's photos (--raw logits): bf16 on AMX against bf16 on vdpbf16ps (the same
 #     bf16 operands, only the fp32 summation order differs) and against fp32;
-#  3. speed: fp32, bf16 (AMX), bf16 (OM_AMX=0), bf16 (AMX) with --no-winograd (the 3x3 stride-1
+#  3. the bf16 GEMM alone (bench/kernels ... bf16, when the kit has it) on AMX and with OM_AMX=0;
+#  4. speed: fp32, bf16 (AMX), bf16 (OM_AMX=0), bf16 (AMX) with --no-winograd (the 3x3 stride-1
 #     layers on AMX too instead of fp32 Winograd) alternating, at all cores (NBIG tensors, 256) and one (24). ROUNDS rounds (3).
 K=$(cd "${1:?usage: bench/node_amx.sh KIT}" && pwd); export LD_LIBRARY_PATH=$K/lib
 for f in "$K"/shared/zoo/*.gz; do [ -e "$f" ] && gunzip -f "$f"; done
@@ -15,6 +16,9 @@ echo "== tests"
 "$K/test_amx_emu" 2>&1 | tail -2
 (unset OM_SHARED; "$K/test_bf16" 2>&1 | tail -4; echo "test_bf16 rc=$?")
 (unset OM_SHARED; OM_AMX=0 "$K/test_bf16" 2>&1 | tail -3; echo "test_bf16 OM_AMX=0 rc=$?")
+if [ -x "$K/kernels" ]; then
+  echo "== bf16 GEMM alone"; "$K/kernels" avx512 9 bf16; OM_AMX=0 "$K/kernels" avx512 9 bf16 | tail -n +3
+fi
 MODELS="resnet50 resnet18 mobilenet_v2 efficientnet_b0 squeezenet1_1 shufflenet_v2_x1_0"
 echo "== agreement on $(ls "$K"/shared/photos | wc -l) photos"
 for m in $MODELS; do
