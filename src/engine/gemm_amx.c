@@ -228,6 +228,7 @@ OM_AMX_API void OM_AMX_NAME(om_gemm_amx)(const om_gemm_args *g, const uint16_t *
 }
 
 #ifndef OM_AMX_EMULATE
+#include <cpuid.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
@@ -242,8 +243,10 @@ static int amx_ok;
 static void amx_detect(void) {
   const char *env = getenv("OM_AMX");
   if (env && strcmp(env, "0") == 0) return;
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("amx-tile") || !__builtin_cpu_supports("amx-bf16") ||
+  /* CPUID leaf 7: EDX bit 24 AMX-TILE, bit 22 AMX-BF16 (read directly: clang 14's
+   * __builtin_cpu_supports knows neither name) */
+  unsigned a, b, c, d;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || !(d & (1u << 24)) || !(d & (1u << 22)) ||
       !om_gemm_bf16_supported())
     return;
   /* Linux (5.16+) enables the 8 KB tile state only for processes that ask; one ask covers all
