@@ -119,11 +119,8 @@ void *om_alloc_aligned(size_t bytes) {
 
 void om_free_aligned(void *p) { free(p); }
 
-int om_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, char *err) {
-  *buf = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return om_seterr(err, OM_E_IO, "cannot open: %s", strerror(errno));
+/* The whole of an open stream into a new buffer; closes f. */
+static int read_all(FILE *f, size_t max_bytes, uint8_t **buf, size_t *len, char *err) {
   struct stat st;
   if (fstat(fileno(f), &st) != 0) {
     int e = errno;
@@ -190,6 +187,14 @@ int om_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len,
   return OM_OK;
 }
 
+int om_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, char *err) {
+  *buf = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return om_seterr(err, OM_E_IO, "cannot open: %s", strerror(errno));
+  return read_all(f, max_bytes, buf, len, err);
+}
+
 int om_map_file(const char *path, size_t max_bytes, om_mapped *out, char *err) {
   memset(out, 0, sizeof *out);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -223,10 +228,17 @@ int om_map_file(const char *path, size_t max_bytes, om_mapped *out, char *err) {
       return OM_OK;
     }
   }
-  close(fd);
+  /* read from this open fd, not the path again: a FIFO's writer, finding no reader between a close
+   * and a reopen, would die of SIGPIPE with its data half sent */
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    int e = errno;
+    close(fd);
+    return om_seterr(err, OM_E_IO, "cannot read: %s", strerror(e));
+  }
   uint8_t *buf = NULL;
   size_t len = 0;
-  int rc = om_read_file(path, max_bytes, &buf, &len, err);
+  int rc = read_all(f, max_bytes, &buf, &len, err);
   if (rc) return rc;
   out->data = buf;
   out->len = len;

@@ -118,7 +118,7 @@ OM_AMX_API void OM_AMX_NAME(om_gemm_amx_pack_a)(int64_t M, int64_t K, const floa
   }
 }
 
-/* one fp32 B panel (OM_GEMM_BF16_FTMP), the bf16 block, the 32 x 32 tile buffer */
+/* a group of fp32 B panels (OM_GEMM_BF16_FTMP), the bf16 block, the 32 x 32 tile buffer */
 static size_t bbuf_bytes(int64_t ncmax) { return OM_ALIGN_UP((size_t)(KC * ncmax) * 2, 64); }
 
 OM_AMX_API size_t OM_AMX_NAME(om_gemm_amx_scratch_bytes)(int64_t M, int64_t N, int64_t K) {

@@ -7,8 +7,12 @@
  * sides are packed as 32-bit words holding (k, k+1):
  *   A (weights, once at load): per KC block, per MR-row panel, kp = ceil(kc/2) words per row,
  *     stored k-pair-major: word (p, i) = (A[i, 2p], A[i, 2p+1]); an odd K gets a zero high half.
- *   B (activations, per call): the ordinary fp32 packer (Conv's implicit im2col or the strided
- *     one) fills kc x NR panels, then each pair of rows is rounded and interleaved to kp x NR words.
+ *   B (activations, per call, om_gemm_bf16_pack_b, shared with gemm_amx.c): a row-major B (the 1x1
+ *     Conv's image) is rounded and interleaved to kp x NR words straight from its rows; any other
+ *     (Conv's implicit im2col) is packed by the fp32 packer a few kc x NR panels at a time into a
+ *     small buffer, then rounded and interleaved the same way.
+ * Where the CPU has AMX (om_gemm_amx_supported) the public functions below hand over to gemm_amx.c,
+ * which has its own A layout.
  * Rounding is round-to-nearest-even everywhere (scalar for A, vcvtne2ps2bf16 for B). The epilogue
  * (init/sum, bias, activation) is the fp32 kernel's. Only compiled code paths under a target
  * attribute touch BF16 instructions; om_gemm_bf16_supported() gates every call. */
@@ -95,8 +99,7 @@ void om_gemm_bf16_pack_a(int64_t M, int64_t K, const float *a, int64_t rs, int64
   }
 }
 
-/* one fp32 B panel (OM_GEMM_BF16_FTMP) and the bf16 block */
-
+/* a group of fp32 B panels (OM_GEMM_BF16_FTMP) and the bf16 block */
 size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K) {
   if (om_gemm_amx_supported()) return om_gemm_amx_scratch_bytes(M, N, K);
   if (N < 0 || K < 0 || N > ((int64_t)1 << 40)) return 0;

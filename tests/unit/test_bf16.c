@@ -5,7 +5,8 @@
  *     (ctest runs this test again with OM_AMX=0 for the vdpbf16ps one), else the vdpbf16ps kernel.
  *  3. Which convolutions bf16 takes: a one-node 3x3 stride-1 Conv that Winograd takes runs the
  *     fp32 Winograd route under bf16 too (bit-identical to the fp32 plan), the same Conv with
- *     Winograd off and a stride-2 one run the bf16 kernels (not bit-identical, within bf16 bounds).
+ *     Winograd off and a stride-2 one run the bf16 kernels (not bit-identical, within bf16 bounds);
+ *     a 1x1 Conv on a 1x1 map stays the fp32 matrix-vector product, on a 7x7 map it goes bf16.
  *  4. The whole path through the planner: resnet18 and mobilenet_v2 from shared/zoo with precision
  *     bf16 against PyTorch's fp32 logits (same top-1, logits within a bf16-sized bound, and not
  *     bit-equal to the fp32 plan, so the bf16 kernels really ran); with the REF kernel path bf16
@@ -84,10 +85,10 @@ static void test_round(void) {
 /* ---- part 3: which Convs bf16 takes ---- */
 /* One Conv node (3x3, pad 1, stride s, C -> M on an H x H image, bias), planned with the given
  * precision and Winograd setting and run on x; fills y (ny floats). */
-static int run_conv(int64_t C, int64_t M, int64_t H, int64_t s, float *w, float *b, int precision,
-                    int no_winograd, float *x, float *y, size_t ny) {
-  tin ins[3] = {{"X", 4, {1, C, H, H}, x, 0}, {"W", 4, {M, C, 3, 3}, w, 1}, {"B", 1, {M}, b, 1}};
-  int64_t ks[2] = {3, 3}, st[2] = {s, s}, pads[4] = {1, 1, 1, 1};
+static int run_conv_k(int64_t k, int64_t C, int64_t M, int64_t H, int64_t s, float *w, float *b,
+                      int precision, int no_winograd, float *x, float *y, size_t ny) {
+  tin ins[3] = {{"X", 4, {1, C, H, H}, x, 0}, {"W", 4, {M, C, k, k}, w, 1}, {"B", 1, {M}, b, 1}};
+  int64_t ks[2] = {k, k}, st[2] = {s, s}, pads[4] = {k / 2, k / 2, k / 2, k / 2};
   onnx_attr at[3] = {a_ints("kernel_shape", 2, ks), a_ints("strides", 2, st), a_ints("pads", 4, pads)};
   om_plan_opts o;
   memset(&o, 0, sizeof o);
@@ -105,6 +106,11 @@ static int run_conv(int64_t C, int64_t M, int64_t H, int64_t s, float *w, float 
   if (ok) memcpy(y, out, ny * sizeof(float));
   free(out);
   return ok ? 0 : -1;
+}
+
+static int run_conv(int64_t C, int64_t M, int64_t H, int64_t s, float *w, float *b, int precision,
+                    int no_winograd, float *x, float *y, size_t ny) {
+  return run_conv_k(3, C, M, H, s, w, b, precision, no_winograd, x, y, ny);
 }
 
 static void test_conv_routes(void) {
@@ -136,6 +142,16 @@ static void test_conv_routes(void) {
               maxd, maxy);
       }
     }
+  /* a 1x1 Conv on a 1x1 map (squeeze-excitation) stays the fp32 matrix-vector product (memory-bound:
+   * bf16 products gain nothing there); the same Conv on a 7x7 map takes the bf16 GEMM */
+  for (int hw = 1; hw <= 7; hw += 6) {
+    size_t ny = (size_t)M * (size_t)(hw * hw);
+    CHECK(run_conv_k(1, C, M, hw, 1, w, b, OM_PRECISION_FP32, 0, x, y32, ny) == OM_OK, "fp32 1x1 @%d", hw);
+    CHECK(run_conv_k(1, C, M, hw, 1, w, b, OM_PRECISION_BF16, 0, x, y16, ny) == OM_OK, "bf16 1x1 @%d", hw);
+    int same = memcmp(y16, y32, ny * sizeof(float)) == 0;
+    if (hw == 1) CHECK(same, "1x1 Conv on a 1x1 map: the bf16 plan differs from fp32 (not the fp32 GEMV)");
+    else CHECK(!same, "1x1 Conv on a 7x7 map: bf16 plan bit-identical to fp32 (bf16 GEMM not used?)");
+  }
 }
 
 /* ---- part 4: whole models ---- */
