@@ -32,7 +32,7 @@
 #define NR OM_GEMM_BF16_NR /* 32: two B tiles */
 #define MRA 32             /* two A tiles */
 #define NCB (OM_GEMM_NC / NR * NR)
-#define ACC_BYTES (MRA * NR * 4)
+#define ACC_BYTES (2 * MRA * NR * 4) /* two tile buffers, used in turn */
 
 #ifdef OM_AMX_EMULATE
 #define TAMX __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
@@ -168,6 +168,7 @@ TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *s
     cfg.rows[t] = 16;
   }
   TL_CONFIG(&cfg);
+  int flip = 0;
 
   for (int64_t jc = 0; jc < N; jc += NCB) {
     int64_t nc = N - jc < NCB ? N - jc : NCB;
@@ -183,10 +184,25 @@ TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *s
         for (int64_t jr = 0; jr < nc; jr += NR) {
           int n_eff = (int)(nc - jr < NR ? nc - jr : NR);
           const uint16_t *bp = bbuf + jr * kpp * 2;
-          TL_ZERO(0);
-          TL_ZERO(1);
-          TL_ZERO(2);
-          TL_ZERO(3);
+          int64_t col = jc + jr;
+          /* A whole 32 x 32 block keeps its running total in C between K blocks as raw tiles (no
+           * epilogue until the last K block) and starts from init, so the sum is one chain in the
+           * tiles; an edge block is summed per K block and added to the total by the epilogue. */
+          int whole = m_eff == MRA && n_eff == NR;
+          float *cb = g->c + ir * g->ldc + col;
+          const float *from = !whole ? NULL : pc > 0 ? cb : g->init ? g->init + ir * g->ldi + col : NULL;
+          int64_t lds = pc > 0 ? g->ldc : g->ldi;
+          if (from) {
+            TL_LOAD(0, from, lds * 4);
+            TL_LOAD(1, from + 16, lds * 4);
+            TL_LOAD(2, from + 16 * lds, lds * 4);
+            TL_LOAD(3, from + 16 * lds + 16, lds * 4);
+          } else {
+            TL_ZERO(0);
+            TL_ZERO(1);
+            TL_ZERO(2);
+            TL_ZERO(3);
+          }
           /* the tiles past m_eff or n_eff would only multiply zero padding */
           for (int64_t st = 0; st < kpp / 16; st++) {
             const uint16_t *as = ap + st * MRA * 16 * 2, *bs = bp + st * 16 * NR * 2;
@@ -203,16 +219,24 @@ TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *s
               if (n_eff > 16) TL_DP(3, 5, 7);
             }
           }
-          TL_STORE(0, acc, NR * 4);
-          TL_STORE(1, acc + 16, NR * 4);
-          TL_STORE(2, acc + 16 * NR, NR * 4);
-          TL_STORE(3, acc + 16 * NR + 16, NR * 4);
-          int64_t col = jc + jr;
+          if (whole && !last) {
+            TL_STORE(0, cb, g->ldc * 4);
+            TL_STORE(1, cb + 16, g->ldc * 4);
+            TL_STORE(2, cb + 16 * g->ldc, g->ldc * 4);
+            TL_STORE(3, cb + 16 * g->ldc + 16, g->ldc * 4);
+            continue;
+          }
+          /* the other buffer than the last block's, so its epilogue need not wait for this one */
+          float *ab = acc + (flip ^= 1) * MRA * NR;
+          TL_STORE(0, ab, NR * 4);
+          TL_STORE(1, ab + 16, NR * 4);
+          TL_STORE(2, ab + 16 * NR, NR * 4);
+          TL_STORE(3, ab + 16 * NR + 16, NR * 4);
           for (int gr = 0; gr * 8 < m_eff; gr++) {
             int mr = m_eff - gr * 8 < 8 ? m_eff - gr * 8 : 8;
             int64_t row = ir + gr * 8;
-            const float *init = (pc == 0 && g->init) ? g->init + row * g->ldi + col : NULL;
-            finish(acc, gr, g->c + row * g->ldc + col, g->ldc, mr, n_eff, init, g->ldi, pc > 0,
+            const float *init = !whole && pc == 0 && g->init ? g->init + row * g->ldi + col : NULL;
+            finish(ab, gr, g->c + row * g->ldc + col, g->ldc, mr, n_eff, init, g->ldi, !whole && pc > 0,
                    last ? &g->epi : NULL, row);
           }
         }
