@@ -12,8 +12,10 @@
  *     multiple of 16 (only the last block can be short), the rows to a multiple of 32.
  *   B (activations, per call): om_gemm_bf16_pack_b's k-pair x 32-column panels, padded to 16 pairs;
  *     a B tile is 16 pair-rows of 16 words, 128 bytes apart.
- * Each K block is summed from zero in the tiles, stored to a 4 KB buffer and finished by the AVX-512
- * tile epilogue (tile512.h): running total, bias, activation, masked stores, as the other kernels.
+ * A whole 32 x 32 block starts from init (or zero) in the tiles and keeps its running total in C as
+ * raw tiles between K blocks; after the last one it goes through a 4 KB buffer to the AVX-512 tile
+ * epilogue (tile512.h: bias, activation, stores). A block at the matrix's edge is summed per K block
+ * and finished each time (running total added, masked stores), as the other kernels do.
  *
  * OM_AMX_EMULATE (tests/unit/test_amx_emu.c includes this file with it) replaces the six tile
  * instructions by C on static tiles, so the layouts and the driver are checked on CPUs without AMX;
@@ -147,7 +149,8 @@ typedef struct {
   uint8_t palette, start_row, reserved[14];
   uint16_t colsb[16];
   uint8_t rows[16];
-} tile_config;
+} tile_config; /* LDTILECFG's 64-byte operand, palette 1 */
+_Static_assert(sizeof(tile_config) == 64, "tile configuration is 64 bytes");
 
 TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch) {
   const int64_t M = g->M, N = g->N, K = g->K;
