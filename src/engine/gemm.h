@@ -190,12 +190,11 @@ size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K);
  * The four functions above take the AMX kernel (gemm_amx.c) where om_gemm_amx_supported(), with its
  * own layout of A: that choice is made once per process, so a plan packs and runs the same one. */
 void om_gemm_bf16(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch);
-/* B's block [pc, pc+kc) x [jc, jc+nc) rounded to bf16 pairs in bbuf: per 32-column panel ceil(kc/2)
- * pair-rows, zero rows up to a multiple of kpad. A row-major B (packb om_gemm_packb_strided, unit
- * column stride) is rounded straight from its rows; otherwise packb fills ftmp (fp32,
- * OM_GEMM_BF16_FTMP bytes) with OM_GEMM_BF16_GROUP panels at a time, converted while still in cache. */
-#define OM_GEMM_BF16_GROUP 4
-#define OM_GEMM_BF16_FTMP ((OM_GEMM_BF16_KC + 1) * OM_GEMM_BF16_NR * 4 * OM_GEMM_BF16_GROUP) /* x 64 */
+/* B's block [pc, pc+kc) x [jc, jc+nc) (nc <= OM_GEMM_NC) rounded to bf16 pairs in bbuf: per 32-column
+ * panel ceil(kc/2) pair-rows, zero rows up to a multiple of kpad. A row-major B (packb
+ * om_gemm_packb_strided, unit column stride) is rounded straight from its rows; otherwise packb fills
+ * ftmp (fp32, OM_GEMM_BF16_FTMP bytes) with two rows across the block at a time, rounded at once. */
+#define OM_GEMM_BF16_FTMP (2 * OM_GEMM_NC * 4)
 void om_gemm_bf16_pack_b(om_gemm_packb_fn packb, const void *pctx, int64_t pc, int64_t kc, int64_t jc,
                          int64_t nc, int64_t kpad, float *ftmp, uint16_t *bbuf);
 

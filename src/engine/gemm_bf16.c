@@ -107,26 +107,9 @@ size_t om_gemm_bf16_scratch_bytes(int64_t M, int64_t N, int64_t K) {
   return OM_GEMM_BF16_FTMP + OM_ALIGN_UP((size_t)(KC * ncmax) * 2, 64);
 }
 
-/* One fp32 panel (kc x NR floats) to bf16 words (kp x NR). vcvtne2ps2bf16(r1, r0) gives r0's 16
- * values then r1's; the permute interleaves them into (r0[j], r1[j]) words. */
-TBF static void convert_panel(const float *src, int64_t kc, uint16_t *dst) {
-  const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
-                                       23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-  int64_t kp = (kc + 1) / 2;
-  for (int64_t p = 0; p < kp; p++) {
-    const float *r0 = src + 2 * p * NR, *r1 = r0 + NR;
-    int has1 = 2 * p + 1 < kc;
-    for (int j = 0; j < NR; j += 16) {
-      __m512 v0 = _mm512_loadu_ps(r0 + j);
-      __m512 v1 = has1 ? _mm512_loadu_ps(r1 + j) : _mm512_setzero_ps();
-      __m512i w = (__m512i)_mm512_cvtne2ps_pbh(v1, v0);
-      _mm512_storeu_si512((void *)(dst + (p * NR + j) * 2), _mm512_permutexvar_epi16(idx, w));
-    }
-  }
-}
-
-/* The same straight from a row-major B (the 1x1 Conv's image: row k at b + k * rs, w <= NR valid
- * columns): no fp32 copy of the panel first. */
+/* kc rows of B (row k at b + k * rs, w <= NR valid columns) to ceil(kc/2) bf16 pair-rows of a panel
+ * (NR words each). vcvtne2ps2bf16(r1, r0) gives r0's 16 values then r1's; the permute interleaves
+ * them into (r0[j], r1[j]) words. */
 TBF static void convert_rows(const float *b, int64_t rs, int64_t kc, int w, uint16_t *dst) {
   const __m512i idx = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
                                        23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
@@ -146,38 +129,35 @@ TBF static void convert_rows(const float *b, int64_t rs, int64_t kc, int w, uint
 }
 
 /* The same in C (AMX's emulated test on a CPU without AVX512-BF16). */
-static void convert_panel_c(const float *src, int64_t kc, uint16_t *dst) {
+static void convert_rows_c(const float *b, int64_t rs, int64_t kc, int w, uint16_t *dst) {
   for (int64_t p = 0; p < (kc + 1) / 2; p++)
     for (int j = 0; j < NR; j++) {
-      dst[(p * NR + j) * 2] = om_bf16_round(src[2 * p * NR + j]);
-      dst[(p * NR + j) * 2 + 1] = 2 * p + 1 < kc ? om_bf16_round(src[(2 * p + 1) * NR + j]) : 0;
+      dst[(p * NR + j) * 2] = j < w ? om_bf16_round(b[2 * p * rs + j]) : 0;
+      dst[(p * NR + j) * 2 + 1] = j < w && 2 * p + 1 < kc ? om_bf16_round(b[(2 * p + 1) * rs + j]) : 0;
     }
 }
 
 void om_gemm_bf16_pack_b(om_gemm_packb_fn packb, const void *pctx, int64_t pc, int64_t kc, int64_t jc,
                          int64_t nc, int64_t kpad, float *ftmp, uint16_t *bbuf) {
-  int fast = om_gemm_bf16_supported();
+  void (*conv)(const float *, int64_t, int64_t, int, uint16_t *) =
+      om_gemm_bf16_supported() ? convert_rows : convert_rows_c;
   const om_gemm_bmat *bm = pctx;
-  int direct = fast && packb == om_gemm_packb_strided && bm->cs == 1 && (bm->scale == 0.0f || bm->scale == 1.0f);
-  int64_t kp = (kc + 1) / 2, kpp = round_up(kp, kpad);
-  for (int64_t q = 0; q < nc; q += NR) {
-    uint16_t *d = bbuf + q * kpp * 2;
-    int w = (int)(nc - q < NR ? nc - q : NR);
-    int64_t gq = q % (NR * OM_GEMM_BF16_GROUP); /* q's place in its group of panels */
-    if (direct) {
-      convert_rows(bm->b + pc * bm->rs + jc + q, bm->rs, kc, w, d);
-    } else {
-      /* the im2col packer works out each row's source once per call: a group amortizes that */
-      if (gq == 0) {
-        int64_t gw = nc - q < NR * OM_GEMM_BF16_GROUP ? nc - q : NR * OM_GEMM_BF16_GROUP;
-        packb(pctx, pc, kc, jc + q, gw, NR, ftmp);
-      }
-      const float *src = ftmp + gq * kc;
-      if (fast) convert_panel(src, kc, d);
-      else convert_panel_c(src, kc, d);
+  int direct = packb == om_gemm_packb_strided && bm->cs == 1 && (bm->scale == 0.0f || bm->scale == 1.0f);
+  int64_t kp = (kc + 1) / 2, kpp = round_up(kp, kpad), nrow = round_up(nc, NR);
+  if (direct) {
+    for (int64_t q = 0; q < nc; q += NR)
+      conv(bm->b + pc * bm->rs + jc + q, bm->rs, kc, (int)(nc - q < NR ? nc - q : NR), bbuf + q * kpp * 2);
+  } else {
+    /* one pair of rows at a time across all nc columns: the packer (Conv's im2col) works out each
+     * row's source once for the whole row, and its two rows (2 x 512 floats) stay in L1 */
+    for (int64_t p = 0; p < kp; p++) {
+      int64_t rows = kc - 2 * p < 2 ? kc - 2 * p : 2;
+      packb(pctx, pc + 2 * p, rows, jc, nc, (int)nrow, ftmp);
+      for (int64_t q = 0; q < nc; q += NR) conv(ftmp + q, nrow, rows, NR, bbuf + (q * kpp + p * NR) * 2);
     }
-    memset(d + kp * NR * 2, 0, (size_t)((kpp - kp) * NR) * 4);
   }
+  for (int64_t q = 0; q < nc; q += NR)
+    memset(bbuf + (q * kpp + kp * NR) * 2, 0, (size_t)((kpp - kp) * NR) * 4);
 }
 
 /* a: kp x MR words, b: kp x NR words; c tile mr x nr (mr <= 8, nr <= 32), 16 zmm accumulators. */
