@@ -77,7 +77,8 @@ void om_free_aligned(void *p);
 int om_read_file(const char *path, size_t max_bytes, uint8_t **buf, size_t *len, char *err);
 
 /* Read-only view of a whole file. Regular files are memory-mapped (no copy, pages shared with
- * the page cache); anything else (pipe, FIFO, /dev/stdin) is read into memory with om_read_file.
+ * the page cache); anything else (pipe, FIFO, /dev/stdin) is read into memory as om_read_file
+ * does, from the descriptor opened once (a FIFO is never closed and reopened mid-stream).
  * Same limit and error messages as om_read_file. The bytes stay valid until om_unmap_file. */
 typedef struct om_mapped {
   const uint8_t *data;
