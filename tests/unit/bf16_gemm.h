@@ -10,6 +10,7 @@
 
 #include "common/om.h"
 #include "engine/gemm.h"
+#include "ref_act.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -31,18 +32,6 @@ static double ref_bf16(double x) {
   return ldexp(rint(m * 256.0), e - 8);
 }
 
-static double ref_act(int act, double a, double b, double x) {
-  switch (act) {
-  case OM_ACT_RELU: return x > 0 ? x : 0;
-  case OM_ACT_CLIP: return x < a ? a : x > b ? b : x;
-  case OM_ACT_LEAKY_RELU: return x < 0 ? a * x : x;
-  case OM_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-  case OM_ACT_HARD_SIGMOID: { double t = a * x + b; return t < 0 ? 0 : t > 1 ? 1 : t; }
-  case OM_ACT_HARD_SWISH: { double t = x / 6 + 0.5; return x * (t < 0 ? 0 : t > 1 ? 1 : t); }
-  case OM_ACT_SILU: return x / (1.0 + exp(-x));
-  default: return x;
-  }
-}
 
 /* B from a callback: the test's own packer for a row-major matrix (kc x nr panels). */
 typedef struct { const float *b; int64_t ldb; } cb_ctx;

@@ -19,19 +19,7 @@ static int failures, checks;
 #define TEST_RNG_SEED 0x9E3779B97F4A7C15ull
 #include "rng.h"
 
-/* Independent scalar activation (spelled out from op.h's comments). */
-static double ref_act(int act, double a, double b, double x) {
-  switch (act) {
-  case OM_ACT_RELU: return x > 0 ? x : 0;
-  case OM_ACT_CLIP: return x < a ? a : x > b ? b : x;
-  case OM_ACT_LEAKY_RELU: return x < 0 ? a * x : x;
-  case OM_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-  case OM_ACT_HARD_SIGMOID: { double t = a * x + b; return t < 0 ? 0 : t > 1 ? 1 : t; }
-  case OM_ACT_HARD_SWISH: { double t = x / 6 + 0.5; return x * (t < 0 ? 0 : t > 1 ? 1 : t); }
-  case OM_ACT_SILU: return x / (1.0 + exp(-x));
-  default: return x;
-  }
-}
+#include "ref_act.h"
 
 typedef struct {
   int amode;   /* 0 pre-packed, 1 raw row-major, 2 raw transposed storage */

@@ -19,17 +19,7 @@ static int failures, checks;
 #define TEST_RNG_SEED 0x243F6A8885A308D3ull
 #include "rng.h"
 
-static double ref_act(int act, double a, double b, double x) {
-  switch (act) {
-  case OM_ACT_RELU: return x > 0 ? x : 0;
-  case OM_ACT_CLIP: return x < a ? a : x > b ? b : x;
-  case OM_ACT_LEAKY_RELU: return x < 0 ? a * x : x;
-  case OM_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
-  case OM_ACT_HARD_SWISH: { double t = x / 6 + 0.5; return x * (t < 0 ? 0 : t > 1 ? 1 : t); }
-  case OM_ACT_SILU: return x / (1.0 + exp(-x));
-  default: return x;
-  }
-}
+#include "ref_act.h"
 
 /* ---- one-node model plumbing: node_model.h ---- */
 
