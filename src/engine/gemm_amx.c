@@ -152,6 +152,15 @@ typedef struct {
 } tile_config; /* LDTILECFG's 64-byte operand, palette 1 */
 _Static_assert(sizeof(tile_config) == 64, "tile configuration is 64 bytes");
 
+/* The four C tiles (tmm0-3) of the 32 x 32 block at p (floats, rows ld apart) through OP. */
+#define C_TILES(OP, p, ld)                                                                 \
+  do {                                                                                     \
+    OP(0, (p), (ld) * 4);                                                                  \
+    OP(1, (p) + 16, (ld) * 4);                                                             \
+    OP(2, (p) + 16 * (ld), (ld) * 4);                                                      \
+    OP(3, (p) + 16 * (ld) + 16, (ld) * 4);                                                 \
+  } while (0)
+
 TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *scratch) {
   const int64_t M = g->M, N = g->N, K = g->K;
   const int64_t mpad = round_up(M, MRA);
@@ -163,13 +172,9 @@ TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *s
   om_gemm_packb_fn packb = g->packb ? g->packb : om_gemm_packb_strided;
   const void *pctx = g->packb ? g->packb_ctx : &bm;
 
-  tile_config cfg;
-  memset(&cfg, 0, sizeof cfg);
-  cfg.palette = 1;
-  for (int t = 0; t < 8; t++) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
+  static const tile_config cfg = {.palette = 1,
+                                  .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+                                  .rows = {16, 16, 16, 16, 16, 16, 16, 16}};
   TL_CONFIG(&cfg);
   int flip = 0;
 
@@ -196,10 +201,7 @@ TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *s
           const float *from = !whole ? NULL : pc > 0 ? cb : g->init ? g->init + ir * g->ldi + col : NULL;
           int64_t lds = pc > 0 ? g->ldc : g->ldi;
           if (from) {
-            TL_LOAD(0, from, lds * 4);
-            TL_LOAD(1, from + 16, lds * 4);
-            TL_LOAD(2, from + 16 * lds, lds * 4);
-            TL_LOAD(3, from + 16 * lds + 16, lds * 4);
+            C_TILES(TL_LOAD, from, lds);
           } else {
             TL_ZERO(0);
             TL_ZERO(1);
@@ -223,18 +225,12 @@ TAMX static void amx_body(const om_gemm_args *g, const uint16_t *a_bf16, void *s
             }
           }
           if (whole && !last) {
-            TL_STORE(0, cb, g->ldc * 4);
-            TL_STORE(1, cb + 16, g->ldc * 4);
-            TL_STORE(2, cb + 16 * g->ldc, g->ldc * 4);
-            TL_STORE(3, cb + 16 * g->ldc + 16, g->ldc * 4);
+            C_TILES(TL_STORE, cb, g->ldc);
             continue;
           }
           /* the other buffer than the last block's, so its epilogue need not wait for this one */
           float *ab = acc + (flip ^= 1) * MRA * NR;
-          TL_STORE(0, ab, NR * 4);
-          TL_STORE(1, ab + 16, NR * 4);
-          TL_STORE(2, ab + 16 * NR, NR * 4);
-          TL_STORE(3, ab + 16 * NR + 16, NR * 4);
+          C_TILES(TL_STORE, ab, NR);
           for (int gr = 0; gr * 8 < m_eff; gr++) {
             int mr = m_eff - gr * 8 < 8 ? m_eff - gr * 8 : 8;
             int64_t row = ir + gr * 8;
