@@ -203,6 +203,7 @@ typedef struct {
   int in_scale;                 /* fused per-channel input scale (om_in_scale), for describe */
   int pre, pre_act;             /* a 1x1 Conv fused in front (om_pre, conv_chain.c), for describe */
   int pool;                     /* a 3x3 stride-2 MaxPool fused behind (om_pool), for describe */
+  double pool_in;               /* its input's elements (the Conv's own output), for the profile */
   unsigned consumed;            /* om_prep.consumed of the last prepare */
 } wnode;
 
@@ -1234,6 +1235,8 @@ static int fuse_pool(bld *b, wnode *x) {
   add_attr_i(x, "om_pool_oh", Y->dims[2]);
   add_attr_i(x, "om_pool_ow", Y->dims[3]);
   x->pool = 1;
+  x->pool_in = 1;
+  for (int i = 0; i < b->v[y].ndim; i++) x->pool_in *= (double)b->v[y].dims[i];
   rename_out(b, x, m);
   return 1;
 }
@@ -1581,6 +1584,9 @@ static int assemble(bld *b, char *err) {
     if (!P->lines[st]) return om_seterr(err, OM_E_NOMEM, "out of memory");
     S->op = P->lines[st] + 4;   /* "%3d " then the op type; cut at the space below */
     S->flops = step_flops(w->n.op_type, &P->descs[S->desc], S->nin, S->nout);
+    /* a fused MaxPool's output is 4x smaller than the Conv's, which did the work */
+    if (w->pool && w->pool_in > 0 && S->nout > 0 && numel(&P->descs[S->desc + S->nin]) > 0)
+      S->flops *= w->pool_in / numel(&P->descs[S->desc + S->nin]);
     st++;
   }
   P->scratch_bytes = OM_ALIGN_UP(P->scratch_bytes, 64);

@@ -4,7 +4,8 @@
  * Conv run alone followed by a naive MaxPool written here (a max picks one of its inputs, and the
  * banded Conv sums each output as the unbanded one does), on 1 and 3 intra-op threads; the Conv run
  * alone is checked against a naive double-precision convolution. The planner: Conv -> Relu -> MaxPool
- * becomes one step whose bytes equal those of the three run apart (OM_POOL_FUSE=0). */
+ * becomes one step whose bytes equal those of the three run apart (OM_POOL_FUSE=0), and --profile
+ * counts its work on the Conv's output, not the 4x smaller pooled one. */
 #include "check.h"
 #include "node_model.h"
 
@@ -31,7 +32,8 @@ typedef struct pc {
 /* Plans and runs a model of nn nodes (inputs X and the initializers W, B), one workspace of nt
  * threads; *y malloc'ed. Returns the plan's step count, or -1 with err. */
 static int run_model(onnx_node *nodes, int nn, const float *x, const int64_t *xd, const float *w,
-                     const int64_t *wd, const float *b, int nt, float **y, int64_t *yd, char *err) {
+                     const int64_t *wd, const float *b, int nt, float **y, int64_t *yd, double *flops0,
+                     char *err) {
   onnx_model m = {0};
   onnx_tensor inits[2];
   onnx_value_info in = {0}, out = {0};
@@ -57,6 +59,8 @@ static int run_model(onnx_node *nodes, int nn, const float *x, const int64_t *xd
   }
   memcpy(om_workspace_input(ws, 0), x, count(xd, 4) * 4);
   int rc = om_run(p, ws, err), steps = om_plan_nsteps(p);
+  om_step_info si;
+  *flops0 = om_plan_step_info(p, 0, &si) ? -1 : si.flops;
   if (!rc) {
     const om_tensor_info *to = om_plan_output(p, 0);
     memcpy(yd, to->dims, 4 * sizeof(int64_t));
@@ -94,13 +98,14 @@ static void one_case(pc t) {
   onnx_attr pa[4] = {a_ints("kernel_shape", 2, pk), a_ints("strides", 2, ps), a_ints("pads", 4, ppads),
                      a_int("ceil_mode", t.ceil)};
   char err[OM_ERR_LEN];
+  double fl, fl_a = 0, fl_b = 0;
   /* 1. the Conv alone (its activation as the planner fuses it), against a naive convolution */
   onnx_node conv = {0};
   conv.name = "conv"; conv.op_type = "Conv"; conv.domain = "";
   conv.nin = 3; conv.inputs = cin; conv.nout = 1; conv.outputs = cout1; conv.nattr = 5; conv.attrs = ca;
   float *yc = NULL;
   int64_t ycd[4];
-  if (run_model(&conv, 1, x, xd, w, wd, b, 1, &yc, ycd, err) < 0) {
+  if (run_model(&conv, 1, x, xd, w, wd, b, 1, &yc, ycd, &fl, err) < 0) {
     CHECK(0, "%s: the Conv alone: %s", t.what, err);
     free(x); free(w); free(b);
     return;
@@ -159,7 +164,7 @@ static void one_case(pc t) {
   for (int nt = 1; nt <= 3; nt += 2) {
     float *yf = NULL;
     int64_t yfd[4];
-    if (run_model(&fused, 1, x, xd, w, wd, b, nt, &yf, yfd, err) < 0) {
+    if (run_model(&fused, 1, x, xd, w, wd, b, nt, &yf, yfd, &fl, err) < 0) {
       CHECK(0, "%s, %d threads: the fused Conv: %s", t.what, nt, err);
       continue;
     }
@@ -193,12 +198,16 @@ static void one_case(pc t) {
   float *ya = NULL, *yb = NULL;
   int64_t yad[4], ybd[4];
   setenv("OM_POOL_FUSE", "0", 1);
-  int sa = run_model(g, ng, x, xd, w, wd, b, 1, &ya, yad, err);
+  int sa = run_model(g, ng, x, xd, w, wd, b, 1, &ya, yad, &fl_a, err);
   unsetenv("OM_POOL_FUSE");
-  int sb = sa < 0 ? -1 : run_model(g, ng, x, xd, w, wd, b, 2, &yb, ybd, err);
+  int sb = sa < 0 ? -1 : run_model(g, ng, x, xd, w, wd, b, 2, &yb, ybd, &fl_b, err);
   CHECK(sa >= 0 && sb >= 0, "%s: Conv -> MaxPool graph: %s", t.what, err);
   if (sa >= 0 && sb >= 0) {
     CHECK(sa == 2 && sb == 1, "%s: %d steps unfused and %d fused (want 2 and 1)", t.what, sa, sb);
+    /* --profile's work of the Conv step: the Conv's own output, not the pool's */
+    double want_fl = 2.0 * (double)(t.N * t.M * OH * OW) * (double)(t.C * t.k * t.k);
+    CHECK(fl_a == want_fl && fl_b == want_fl, "%s: the Conv step counts %.0f FLOPs unfused and %.0f fused (want %.0f)",
+          t.what, fl_a, fl_b, want_fl);
     CHECK(memcmp(yad, ybd, sizeof yad) == 0 && memcmp(ya, yb, np * 4) == 0 && memcmp(ya, want, np * 4) == 0,
           "%s: the planner's fused graph differs from the unfused one", t.what);
   }
