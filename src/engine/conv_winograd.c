@@ -29,13 +29,18 @@
 #define WKC 64
 
 int om_wino_profitable(int64_t C, int64_t K, int64_t OH, int64_t OW) {
-  const char *env = getenv("OM_WINOGRAD"); /* 0: off, for A/B runs of one binary */
+  /* OM_WINOGRAD=0: off; =4: F(4x4) only (A/B runs of one binary) */
+  const char *env = getenv("OM_WINOGRAD");
   if (env && strcmp(env, "0") == 0) return 0;
-  int64_t tiles = ((OH + 3) / 4) * ((OW + 3) / 4);
-  /* measured (bench/kernels, one thread): 2.0-2.6x faster than direct at 56x56, 28x28 and 14x14
-   * with 64-256 channels; at 7x7 (4 tiles) the transformed weights (4x the direct ones) are
-   * streamed from memory for 4 tiles and it loses */
-  return C >= 16 && K >= 16 && tiles >= 16;
+  if (C < 16 || K < 16) return 0;
+  /* measured (bench/kernels, one thread): F(4x4) 2.0-2.6x faster than direct at 56x56, 28x28 and
+   * 14x14 with 64-256 channels; at 7x7 (4 tiles) its transformed weights (4x the direct ones) are
+   * streamed from memory for 4 tiles and it loses, but F(2x2) (16 planes, 16 tiles) still multiplies
+   * 1.7x less than direct there, and its 16 GEMMs of 512 x 512 x 16 ran at ~98 GFLOP/s with their
+   * 16.8 MB of weights from memory (Zen 4, two threads at once) */
+  if (((OH + 3) / 4) * ((OW + 3) / 4) >= 16) return 4;
+  if (env && strcmp(env, "4") == 0) return 0;
+  return ((OH + 1) / 2) * ((OW + 1) / 2) >= 16 && C >= 64 && K >= 64 ? 2 : 0;
 }
 
 static int64_t rup(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -48,20 +53,27 @@ static int64_t plane_stride(int64_t n) {
   return n % 1024 == 0 ? n + 16 : n;
 }
 
-int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int64_t H, int64_t W,
-                  int64_t OH, int64_t OW, int64_t ph, int64_t pw, size_t *u_floats,
+int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int m, int64_t C, int64_t K, int64_t H,
+                  int64_t W, int64_t OH, int64_t OW, int64_t ph, int64_t pw, size_t *u_floats,
                   size_t *scratch_bytes, char *err) {
   memset(w, 0, sizeof *w);
+  if (m != 2 && m != 4) return om_seterr(err, OM_E_INVALID, "Winograd tile size %d (2 or 4)", m);
   w->k = k;
+  w->m = m;
+  w->np = (m + 2) * (m + 2);
   w->C = C; w->K = K; w->H = H; w->W = W; w->OH = OH; w->OW = OW; w->ph = ph; w->pw = pw;
-  w->TH = (OH + 3) / 4;
-  w->TW = (OW + 3) / 4;
-  size_t t, per, tb, v, m, d, g, tot, ck;
+  w->TH = (OH + m - 1) / m;
+  w->TW = (OW + m - 1) / m;
+  size_t t, per, tb, v, mb, d, g, tot, ck;
   if (om_mul_size((size_t)w->TH, (size_t)w->TW, &t) || t > ((size_t)1 << 31) ||
-      om_add_size((size_t)C, (size_t)K, &ck) || om_mul_size(ck, 36 * sizeof(float), &per) ||
+      om_add_size((size_t)C, (size_t)K, &ck) || om_mul_size(ck, (size_t)w->np * sizeof(float), &per) ||
       C > ((int64_t)1 << 24) || K > ((int64_t)1 << 24))
     return om_seterr(err, OM_E_LIMIT, "Winograd Conv sizes overflow (%lld x %lld tiles)",
                      (long long)w->TH, (long long)w->TW);
+  /* F(2x2)'s AVX-512 transforms address a plane with 32-bit gather offsets */
+  if (m == 2 && (H * W >= ((int64_t)1 << 30) || OH * OW >= ((int64_t)1 << 30)))
+    return om_seterr(err, OM_E_LIMIT, "Winograd F(2x2) Conv plane too large (%lld x %lld)", (long long)H,
+                     (long long)W);
   w->T = (int64_t)t;
   tb = L2_BUDGET / per / (size_t)k->nr * (size_t)k->nr;
   if (tb < (size_t)k->nr) tb = (size_t)k->nr;
@@ -70,18 +82,18 @@ int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int
   w->nkc = (C + WKC - 1) / WKC;
   w->uchunk = om_gemm_packed_a_floats(k, K, C < WKC ? C : WKC);
   if (!w->uchunk || om_mul_size(w->uchunk, (size_t)w->nkc, &w->ustride) ||
-      om_mul_size(w->ustride, 36, u_floats))
+      om_mul_size(w->ustride, (size_t)w->np, u_floats))
     return om_seterr(err, OM_E_LIMIT, "Winograd Conv weights size overflows");
-  /* scratch: V [36][C][TB] | M [36][K][TB] | d, t [2][36][TW] + out [40][TB] | GEMM packing */
+  /* scratch: V [np][C][TB] | M [np][K][TB] | d, t [2][36][TW] + out [40][TB] | GEMM packing */
   w->vs = plane_stride((int64_t)tb * C);
   w->ms = plane_stride((int64_t)tb * K);
-  if (om_mul_size((size_t)w->vs, 36 * sizeof(float), &v) ||
-      om_mul_size((size_t)w->ms, 36 * sizeof(float), &m) ||
+  if (om_mul_size((size_t)w->vs, (size_t)w->np * sizeof(float), &v) ||
+      om_mul_size((size_t)w->ms, (size_t)w->np * sizeof(float), &mb) ||
       om_mul_size((size_t)w->TW * 72 + tb * 40, sizeof(float), &d))
     return om_seterr(err, OM_E_LIMIT, "Winograd Conv scratch size overflows");
   g = om_gemm_scratch_bytes(k, K, (int64_t)tb, C < WKC ? C : WKC, 1, 0);
   w->off_m = OM_ALIGN_UP(v, 64);
-  w->off_d = w->off_m + OM_ALIGN_UP(m, 64);
+  w->off_d = w->off_m + OM_ALIGN_UP(mb, 64);
   w->off_g = w->off_d + OM_ALIGN_UP(d, 64);
   if (om_add_size(w->off_g, g, &tot))
     return om_seterr(err, OM_E_LIMIT, "Winograd Conv scratch size overflows");
@@ -90,19 +102,22 @@ int om_wino_setup(om_wino *w, const om_gemm_kernel *k, int64_t C, int64_t K, int
 }
 
 int om_wino_transform_weights(om_wino *w, const float *wt, float *u, int threads, char *err) {
-  static const double G[6][3] = {{1, 0, 0},
-                                 {1.0 / 3, 1.0 / 3, 1.0 / 3},
-                                 {-1.0 / 3, 1.0 / 3, -1.0 / 3},
-                                 {-16.0 / 15, -8.0 / 15, -4.0 / 15},
-                                 {1.0 / 15, -2.0 / 15, 4.0 / 15},
-                                 {0, 0, 1}};
+  static const double G4[6][3] = {{1, 0, 0},
+                                  {1.0 / 3, 1.0 / 3, 1.0 / 3},
+                                  {-1.0 / 3, 1.0 / 3, -1.0 / 3},
+                                  {-16.0 / 15, -8.0 / 15, -4.0 / 15},
+                                  {1.0 / 15, -2.0 / 15, 4.0 / 15},
+                                  {0, 0, 1}};
+  /* F(2x2): points 0, 1, -1 (Lavin & Gray) */
+  static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  const int al = w->m + 2;
   const int64_t C = w->C, K = w->K;
   float *plain = om_alloc_aligned((size_t)(K * C) * sizeof(float)); /* one U[xi] as [K][C] */
   if (!plain)
     return om_seterr(err, OM_E_NOMEM, "out of memory transforming Winograd weights (%lld x %lld)",
                      (long long)K, (long long)C);
-  for (int xi = 0; xi < 36; xi++) {
-    int a = xi / 6, b = xi % 6;
+  for (int xi = 0; xi < w->np; xi++) {
+    int a = xi / al, b = xi % al;
     /* rows on the load's threads: each output is the same sum whatever the split */
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && K * C >= 16384)
     for (int64_t kk = 0; kk < K; kk++)
@@ -110,7 +125,8 @@ int om_wino_transform_weights(om_wino *w, const float *wt, float *u, int threads
         const float *g = wt + (kk * C + c) * 9;
         double s = 0;
         for (int i = 0; i < 3; i++)
-          for (int j = 0; j < 3; j++) s += G[a][i] * (double)g[i * 3 + j] * G[b][j];
+          for (int j = 0; j < 3; j++)
+            s += al == 6 ? G4[a][i] * (double)g[i * 3 + j] * G4[b][j] : G2[a][i] * (double)g[i * 3 + j] * G2[b][j];
         plain[kk * C + c] = (float)s;
       }
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && w->nkc > 1)
@@ -152,29 +168,55 @@ INL void at6(const float *restrict m, int64_t ms, float *restrict o, int64_t os,
   }
 }
 
-/* V[(xi*C + c)*TB + jj0 + j] for tiles (ty, tx0 + j), j < n, of channel plane xc. */
+/* F(2x2): B^T over 4 rows (points 0, 1, -1, inf) and A^T over 4 rows -> 2. */
+INL void bt4(const float *restrict d, int64_t ds, float *restrict o, int64_t os, int64_t n) {
+  for (int64_t j = 0; j < n; j++) {
+    float d0 = d[j], d1 = d[ds + j], d2 = d[2 * ds + j], d3 = d[3 * ds + j];
+    o[j] = d0 - d2;
+    o[os + j] = d1 + d2;
+    o[2 * os + j] = d2 - d1;
+    o[3 * os + j] = d1 - d3;
+  }
+}
+
+INL void at4(const float *restrict m, int64_t ms, float *restrict o, int64_t os, int64_t n) {
+  for (int64_t j = 0; j < n; j++) {
+    float m0 = m[j], m1 = m[ms + j], m2 = m[2 * ms + j], m3 = m[3 * ms + j];
+    o[j] = m0 + m1 + m2;
+    o[os + j] = (m1 - m2) - m3;
+  }
+}
+
+/* V[(xi*C + c)*TB + jj0 + j] for tiles (ty, tx0 + j), j < n, of channel plane xc: the al x al windows
+ * (al = m + 2, m apart) gathered into d[r][i][j], then B^T along both axes. */
 INL void input_tiles(const om_wino *w, const float *xc, int64_t c, int64_t ty, int64_t tx0, int64_t n,
                      int64_t jj0, float *V, float *d, float *t) {
-  const int64_t H = w->H, W = w->W;
-  for (int r = 0; r < 6; r++) {
-    int64_t iy = 4 * ty - w->ph + r;
-    float *dr = d + r * 6 * n;
+  const int64_t H = w->H, W = w->W, m = w->m, al = m + 2;
+  for (int64_t r = 0; r < al; r++) {
+    int64_t iy = m * ty - w->ph + r;
+    float *dr = d + r * al * n;
     if (iy < 0 || iy >= H) {
-      memset(dr, 0, (size_t)(6 * n) * sizeof(float));
+      memset(dr, 0, (size_t)(al * n) * sizeof(float));
       continue;
     }
     const float *row = xc + iy * W;
     for (int64_t j = 0; j < n; j++) {
-      int64_t ix = 4 * (tx0 + j) - w->pw;
-      if (ix >= 0 && ix + 5 < W) {
-        for (int i = 0; i < 6; i++) dr[i * n + j] = row[ix + i];
+      int64_t ix = m * (tx0 + j) - w->pw;
+      if (ix >= 0 && ix + al - 1 < W) {
+        for (int64_t i = 0; i < al; i++) dr[i * n + j] = row[ix + i];
       } else {
-        for (int i = 0; i < 6; i++) dr[i * n + j] = (ix + i >= 0 && ix + i < W) ? row[ix + i] : 0.0f;
+        for (int64_t i = 0; i < al; i++) dr[i * n + j] = (ix + i >= 0 && ix + i < W) ? row[ix + i] : 0.0f;
       }
     }
   }
-  for (int i = 0; i < 6; i++) bt6(d + i * n, 6 * n, t + i * n, 6 * n, n);
-  for (int k = 0; k < 6; k++) bt6(t + k * 6 * n, n, V + k * 6 * w->vs + c * w->TB + jj0, w->vs, n);
+  for (int64_t i = 0; i < al; i++) {
+    if (m == 4) bt6(d + i * n, 6 * n, t + i * n, 6 * n, n);
+    else bt4(d + i * n, 4 * n, t + i * n, 4 * n, n);
+  }
+  for (int64_t k = 0; k < al; k++) {
+    if (m == 4) bt6(t + k * 6 * n, n, V + k * 6 * w->vs + c * w->TB + jj0, w->vs, n);
+    else bt4(t + k * 4 * n, n, V + k * 4 * w->vs + c * w->TB + jj0, w->vs, n);
+  }
 }
 
 
@@ -368,18 +410,116 @@ T512 static void output_tiles_avx512(const om_wino *w, const float *M, int64_t k
   }
 }
 
+/* F(2x2) on AVX-512: 16 tiles in the lanes of a vector (on the 7x7 stage, all 16 of a channel), each
+ * window value fetched by a masked gather (the tiles are 2 apart and overlap: no contiguous run to
+ * load) and each output written by a masked scatter. f2_lanes gives, per lane, where its tile's
+ * window (or output block) starts; f2_input / f2_output then do one channel. The operations per
+ * value are those of bt4 / at4 and output_tiles. */
+typedef struct f2_lanes {
+  __m512i y, x;   /* window origin: row 2ty - ph, column 2tx - pw (output block: 2ty, 2tx) */
+  __mmask16 live; /* lanes holding a tile */
+} f2_lanes;
+
+T512 static void f2_setup(const om_wino *w, int64_t t, int64_t n, int64_t dy, int64_t dx, f2_lanes *f) {
+  int32_t ys[16], xs[16];
+  for (int j = 0; j < 16; j++) {
+    int64_t tt = t + (j < n ? j : 0);
+    ys[j] = (int32_t)(2 * (tt / w->TW) - dy);
+    xs[j] = (int32_t)(2 * (tt % w->TW) - dx);
+  }
+  f->y = _mm512_loadu_si512(ys);
+  f->x = _mm512_loadu_si512(xs);
+  f->live = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
+}
+
+/* Lanes at (y + r, x + i) inside [0, h) x [0, wd), and their offsets (row stride wd). */
+T512 static inline __mmask16 f2_at(const f2_lanes *f, int r, int i, int64_t h, int64_t wd, __m512i *off) {
+  __m512i yy = _mm512_add_epi32(f->y, _mm512_set1_epi32(r)), xx = _mm512_add_epi32(f->x, _mm512_set1_epi32(i));
+  __mmask16 m = f->live & _mm512_cmpge_epi32_mask(yy, _mm512_setzero_si512()) &
+                _mm512_cmplt_epi32_mask(yy, _mm512_set1_epi32((int32_t)h)) &
+                _mm512_cmpge_epi32_mask(xx, _mm512_setzero_si512()) &
+                _mm512_cmplt_epi32_mask(xx, _mm512_set1_epi32((int32_t)wd));
+  *off = _mm512_add_epi32(_mm512_mullo_epi32(yy, _mm512_set1_epi32((int32_t)wd)), xx);
+  return m;
+}
+
+T512 static inline void bt4v(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 *o) {
+  o[0] = _mm512_sub_ps(d0, d2);
+  o[1] = _mm512_add_ps(d1, d2);
+  o[2] = _mm512_sub_ps(d2, d1);
+  o[3] = _mm512_sub_ps(d1, d3);
+}
+
+/* Channel c's windows of the tiles in f (lanes j0.. of the block's V, packed as input_tiles_avx512
+ * writes it). */
+T512 static void f2_input(const om_wino *w, const f2_lanes *f, const float *xc, int64_t c, int64_t jj0,
+                          float *V, int64_t npad) {
+  const int64_t cs = w->vs, nr = w->k->nr, pc = c / WKC * WKC, kc = w->C - pc < WKC ? w->C - pc : WKC;
+  const int64_t cbase = pc * npad + (c - pc) * nr, pstride = nr * kc;
+  __m512 d[4][4], t[4][4], o[4];
+  for (int r = 0; r < 4; r++)
+    for (int i = 0; i < 4; i++) {
+      __m512i off;
+      __mmask16 m = f2_at(f, r, i, w->H, w->W, &off);
+      d[r][i] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, off, xc, 4);
+    }
+  for (int i = 0; i < 4; i++) { /* along window rows */
+    bt4v(d[0][i], d[1][i], d[2][i], d[3][i], o);
+    for (int k = 0; k < 4; k++) t[k][i] = o[k];
+  }
+  for (int k = 0; k < 4; k++) { /* along window columns */
+    bt4v(t[k][0], t[k][1], t[k][2], t[k][3], o);
+    for (int l = 0; l < 4; l++) store_packed(V + (k * 4 + l) * cs, cbase, pstride, nr, jj0, f->live, o[l]);
+  }
+}
+
+/* Channel kk's outputs of the tiles in f (f2_setup with no pads: output block origins), from lanes
+ * j0.. of the block's M. */
+T512 static void f2_output(const om_wino *w, const f2_lanes *f, const float *M, int64_t kk, int64_t j0,
+                           float bias, const float *sum, int act, float alpha, float beta, float *y) {
+  const float *mk = M + kk * w->TB + j0;
+  __m512 t[4][2], o[2][2];
+  for (int k = 0; k < 4; k++) { /* along window columns: at4 over l */
+    __m512 m0 = _mm512_maskz_loadu_ps(f->live, mk + (4 * k) * w->ms),
+           m1 = _mm512_maskz_loadu_ps(f->live, mk + (4 * k + 1) * w->ms),
+           m2 = _mm512_maskz_loadu_ps(f->live, mk + (4 * k + 2) * w->ms),
+           m3 = _mm512_maskz_loadu_ps(f->live, mk + (4 * k + 3) * w->ms);
+    t[k][0] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+    t[k][1] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+  }
+  for (int b = 0; b < 2; b++) { /* along window rows */
+    o[0][b] = _mm512_add_ps(_mm512_add_ps(t[0][b], t[1][b]), t[2][b]);
+    o[1][b] = _mm512_sub_ps(_mm512_sub_ps(t[1][b], t[2][b]), t[3][b]);
+  }
+  const __m512 bv = _mm512_set1_ps(bias);
+  for (int a = 0; a < 2; a++)
+    for (int b = 0; b < 2; b++) {
+      __m512i off;
+      __mmask16 m = f2_at(f, a, b, w->OH, w->OW, &off);
+      __m512 v = _mm512_add_ps(o[a][b], bv);
+      if (sum) v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, off, sum, 4));
+      _mm512_mask_i32scatter_ps(y, m, off, act_out(v, act, alpha, beta), 4);
+    }
+}
+
 INL void output_tiles(const om_wino *w, const float *M, int64_t kk, int64_t t0, int64_t tb,
                       float bias, const float *sum, int act, float alpha, float beta, float *y,
                       float *s, float *o) {
-  const int64_t ks = w->ms, OH = w->OH, OW = w->OW, TW = w->TW;
-  for (int k = 0; k < 6; k++) at6(M + k * 6 * ks + kk * w->TB, ks, s + k * 4 * tb, tb, tb);
-  for (int b = 0; b < 4; b++) at6(s + b * tb, 4 * tb, o + b * tb, 4 * tb, tb);
+  const int64_t ks = w->ms, OH = w->OH, OW = w->OW, TW = w->TW, m = w->m, al = m + 2;
+  for (int64_t k = 0; k < al; k++) {
+    if (m == 4) at6(M + k * 6 * ks + kk * w->TB, ks, s + k * 4 * tb, tb, tb);
+    else at4(M + k * 4 * ks + kk * w->TB, ks, s + k * 2 * tb, tb, tb);
+  }
+  for (int64_t b = 0; b < m; b++) {
+    if (m == 4) at6(s + b * tb, 4 * tb, o + b * tb, 4 * tb, tb);
+    else at4(s + b * tb, 2 * tb, o + b * tb, 2 * tb, tb);
+  }
   for (int64_t j = 0; j < tb; j++) {
-    int64_t tt = t0 + j, oy0 = tt / TW * 4, ox0 = tt % TW * 4;
-    for (int a = 0; a < 4 && oy0 + a < OH; a++)
-      for (int b = 0; b < 4 && ox0 + b < OW; b++) {
+    int64_t tt = t0 + j, oy0 = tt / TW * m, ox0 = tt % TW * m;
+    for (int64_t a = 0; a < m && oy0 + a < OH; a++)
+      for (int64_t b = 0; b < m && ox0 + b < OW; b++) {
         int64_t idx = (oy0 + a) * OW + ox0 + b;
-        float v = o[(a * 4 + b) * tb + j] + bias;
+        float v = o[(a * m + b) * tb + j] + bias;
         if (sum) v += sum[idx];
         if (act == OM_ACT_RELU) v = v > 0.0f ? v : 0.0f;
         else if (act != OM_ACT_NONE) v = om_act_apply(act, alpha, beta, v);
@@ -402,19 +542,29 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
   float *M = (float *)((char *)scratch + w->off_m);
   float *d = (float *)(mine + w->off_d), *t = d + 36 * TW;
   float *s = t + 36 * TW, *o = s + 24 * TB;
+  /* AVX-512: V written pre-packed for the GEMMs */
+  const int pk = v512;
+  const int64_t np = w->np;
   void *gs = mine + w->off_g;
-  /* GEMM work items: 36 transforms x rb row blocks (rb > 1 only for teams larger than 36) */
-  const int64_t mp = (K + mr - 1) / mr, rb = nt > 36 ? ((nt + 35) / 36 < mp ? (nt + 35) / 36 : mp) : 1;
-  const int64_t items = 36 * rb;
+  /* GEMM work items: np transforms x rb row blocks (rb > 1 only for teams larger than np) */
+  const int64_t mp = (K + mr - 1) / mr, rb = nt > np ? ((nt + np - 1) / np < mp ? (nt + np - 1) / np : mp) : 1;
+  const int64_t items = np * rb;
   const int64_t c0 = C * tid / nt, c1 = C * (tid + 1) / nt, k0 = K * tid / nt, k1 = K * (tid + 1) / nt;
   const int64_t it0 = items * tid / nt, it1 = items * (tid + 1) / nt;
   for (int64_t t0 = 0; t0 < T; t0 += TB) {
     int64_t tb = T - t0 < TB ? T - t0 : TB;
     int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW, npad = (tb + w->k->nr - 1) / w->k->nr * w->k->nr;
+    if (pk && w->m == 2) {
+      for (int64_t g = 0; g < tb; g += 16) {
+        f2_lanes f;
+        f2_setup(w, t0 + g, tb - g < 16 ? tb - g : 16, w->ph, w->pw, &f);
+        for (int64_t c = c0; c < c1; c++) f2_input(w, &f, x + c * ihw, c, g, V, npad);
+      }
+    } else
     for (int64_t c = c0; c < c1; c++)
       for (int64_t ty = ty0; ty <= ty1; ty++) {
         int64_t a = ty == ty0 ? t0 % TW : 0, e = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
-        if (v512) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, npad);
+        if (pk) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, npad);
         else input_tiles(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, t);
       }
     if (nt > 1) {
@@ -429,7 +579,7 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
         g.N = tb;
         g.K = C - cb * WKC < WKC ? C - cb * WKC : WKC;
         g.a_packed = w->U + (size_t)xi * w->ustride + (size_t)cb * w->uchunk;
-        if (v512) {
+        if (pk) {
           g.b_packed = V + xi * w->vs + cb * WKC * npad; /* V's packed blocks are WKC rows */
         } else {
           g.b = V + xi * w->vs + cb * WKC * TB;
@@ -445,10 +595,19 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
     if (nt > 1) {
 #pragma omp barrier
     }
+    if (pk && w->m == 2) {
+      for (int64_t g = 0; g < tb; g += 16) {
+        f2_lanes f;
+        f2_setup(w, t0 + g, tb - g < 16 ? tb - g : 16, 0, 0, &f);
+        for (int64_t kk = k0; kk < k1; kk++)
+          f2_output(w, &f, M, kk, g, bias ? bias[kk] : 0.0f, sum ? sum + kk * ohw : NULL, act, alpha, beta,
+                    y + kk * ohw);
+      }
+    } else
     for (int64_t kk = k0; kk < k1; kk++) {
       float bk = bias ? bias[kk] : 0.0f;
       const float *sk = sum ? sum + kk * ohw : NULL;
-      if (v512) output_tiles_avx512(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw);
+      if (pk) output_tiles_avx512(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw);
       else output_tiles(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw, s, o);
     }
   }

@@ -15,9 +15,10 @@
  *     OM_CONV_DIRECT=0 turns it off (A/B runs).
  *   - depthwise after a 1x1 Conv whose output is 2 MB or more (the planner's fuse_chain, om_pre):
  *     both in row bands (conv_chain.c), the 1x1's output never written whole.
- *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths): Winograd F(4x4, 3x3) in fp32 where
- *     om_wino_profitable says so (conv_winograd.c), unless the plan options turn it off
- *     (--no-winograd); the REF path always stays direct. Precision bf16 keeps it too: it saves more
+ *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths): Winograd F(4x4, 3x3), or F(2x2, 3x3)
+ *     on small maps, in fp32 where om_wino_profitable says so (conv_winograd.c), unless the plan
+ *     options turn it off
+ *     (--no-winograd); the REF path always stays direct. Precision bf16 keeps F(4x4) too: it saves more
  *     than bf16 products give (one thread, Zen 4: resnet18 1.46x, resnet50 1.18x faster than bf16
  *     direct) and adds no bf16 rounding.
  * Constant weights are packed into the GEMM layout at prepare. ConvTranspose: col = W^T X by GEMM,
@@ -460,12 +461,13 @@ static int conv_prepare_conv(om_prep *p, char *err) {
     }
     int wino = Wt->data && c->group == 1 && c->D == 1 && c->kd == 1 && c->kh == 3 && c->kw == 3 &&
                c->sh == 1 && c->sw == 1 && c->dh == 1 && c->dw == 1 && c->k->path != OM_KERNEL_REF &&
-               !p->no_winograd &&
-               om_wino_profitable(c->C, c->M, c->OH, c->OW);
+               !p->no_winograd ? om_wino_profitable(c->C, c->M, c->OH, c->OW) : 0;
+    /* bf16 keeps F(4x4) only: F(2x2)'s 1.7x is less than the bf16 GEMM gives on AMX */
+    if (wino == 2 && p->precision == OM_PRECISION_BF16) wino = 0;
     if (wino) {
       size_t uf, sb;
-      if ((rc = om_wino_setup(&c->wino, c->k, c->C, c->M, c->H, c->W, c->OH, c->OW, c->ph, c->pw, &uf,
-                              &sb, err)))
+      if ((rc = om_wino_setup(&c->wino, c->k, wino, c->C, c->M, c->H, c->W, c->OH, c->OW, c->ph, c->pw,
+                              &uf, &sb, err)))
         return rc;
       size_t ub;
       float *u = om_mul_size(uf, sizeof(float), &ub) ? NULL : om_prep_alloc(p, ub);

@@ -1,4 +1,4 @@
-/* test_winograd.c: Winograd F(4x4, 3x3) (conv_winograd.c) on every kernel path this CPU runs,
+/* test_winograd.c: Winograd F(4x4, 3x3) and F(2x2, 3x3) (conv_winograd.c) on every kernel path this CPU runs,
  * against a naive direct convolution in double: odd sizes (partial edge tiles, tiles spanning rows
  * of a block, several blocks), asymmetric pads, bias, residual sum and activations. Data use
  * realistic scales (He-initialised weights, post-ReLU-like inputs); the error is reported as
@@ -33,6 +33,8 @@ static double ref_act(int act, double x) {
   }
 }
 
+static int tile_m = 4; /* the output tile size under test (F(4x4) or F(2x2)) */
+
 static void run_case(int path, int64_t C, int64_t K, int64_t H, int64_t W, int64_t ph, int64_t pw,
                      int64_t pb, int64_t pr, int use_bias, int use_sum, int act) {
   const om_gemm_kernel *k = om_gemm_kernel_get(path);
@@ -66,13 +68,13 @@ static void run_case(int path, int64_t C, int64_t K, int64_t H, int64_t W, int64
   om_wino w;
   size_t uf = 0, sb = 0;
   char err[OM_ERR_LEN] = "";
-  int rc = om_wino_setup(&w, k, C, K, H, W, OH, OW, ph, pw, &uf, &sb, err);
+  int rc = om_wino_setup(&w, k, tile_m, C, K, H, W, OH, OW, ph, pw, &uf, &sb, err);
   float *u = rc ? NULL : om_alloc_aligned(uf * sizeof(float));
   void *scratch = rc ? NULL : om_alloc_aligned(sb + 64);
   checks++;
   if (rc || !u || !scratch || om_wino_transform_weights(&w, wt, u, 1 + (int)(C % 3), err)) {
-    printf("FAIL setup C%lld K%lld %lldx%lld: %s\n", (long long)C, (long long)K, (long long)H,
-           (long long)W, err);
+    printf("FAIL setup F(%dx%d) C%lld K%lld %lldx%lld: %s\n", tile_m, tile_m, (long long)C, (long long)K,
+           (long long)H, (long long)W, err);
     failures++;
   } else {
     /* poison y: every output must be written */
@@ -87,9 +89,9 @@ static void run_case(int path, int64_t C, int64_t K, int64_t H, int64_t W, int64
     double rel = rmax > 0 ? worst / rmax : worst;
     if (rel > worst_all || isnan(rel)) worst_all = rel;
     if (!(rel <= 2e-5)) {
-      printf("FAIL path %s C%lld K%lld %lldx%lld pads %lld,%lld,%lld,%lld bias %d sum %d act %d: "
+      printf("FAIL path %s F(%dx%d) C%lld K%lld %lldx%lld pads %lld,%lld,%lld,%lld bias %d sum %d act %d: "
              "rel err %.3g at %zu (got %g want %g), TB %lld\n",
-             k->name, (long long)C, (long long)K, (long long)H, (long long)W, (long long)ph,
+             k->name, tile_m, tile_m, (long long)C, (long long)K, (long long)H, (long long)W, (long long)ph,
              (long long)pw, (long long)pb, (long long)pr, use_bias, use_sum, act, rel, at,
              (double)y[at], ref[at], (long long)w.TB);
       failures++;
@@ -107,23 +109,38 @@ int main(void) {
       printf("path %d not supported on this CPU: skipped\n", paths[p]);
       continue;
     }
-    int before = failures;
-    /* tiny and odd: partial tiles at the right / bottom, H or W < 4 */
-    run_case(paths[p], 1, 1, 3, 3, 1, 1, 1, 1, 0, 0, OM_ACT_NONE);
-    run_case(paths[p], 2, 3, 5, 7, 1, 1, 1, 1, 1, 0, OM_ACT_NONE);
-    run_case(paths[p], 3, 5, 9, 6, 0, 0, 0, 0, 1, 1, OM_ACT_RELU);
-    run_case(paths[p], 7, 9, 11, 13, 1, 0, 2, 1, 1, 1, OM_ACT_NONE);
-    run_case(paths[p], 17, 33, 10, 30, 1, 1, 1, 1, 1, 1, OM_ACT_SIGMOID);
-    /* wide rows: several 16-tile runs per tile row, a last run of 1-3 tiles */
-    run_case(paths[p], 5, 6, 9, 150, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
-    run_case(paths[p], 3, 4, 6, 71, 0, 2, 1, 0, 0, 1, OM_ACT_NONE);
-    /* network-like: resnet stages (several tile blocks, tiles spanning rows) */
-    run_case(paths[p], 64, 64, 56, 56, 1, 1, 1, 1, 1, 0, OM_ACT_RELU);
-    run_case(paths[p], 128, 128, 28, 28, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
-    run_case(paths[p], 256, 256, 14, 14, 1, 1, 1, 1, 1, 0, OM_ACT_NONE);
-    run_case(paths[p], 512, 64, 7, 7, 1, 1, 1, 1, 0, 1, OM_ACT_RELU);
-    run_case(paths[p], 40, 300, 23, 17, 1, 1, 1, 1, 1, 0, OM_ACT_RELU);
-    printf("path %s: %s\n", om_gemm_kernel_get(paths[p])->name, failures == before ? "ok" : "FAILED");
+    for (tile_m = 4; tile_m >= 2; tile_m -= 2) {
+      int before = failures;
+      /* tiny and odd: partial tiles at the right / bottom, H or W < the tile */
+      run_case(paths[p], 1, 1, 3, 3, 1, 1, 1, 1, 0, 0, OM_ACT_NONE);
+      run_case(paths[p], 2, 3, 5, 7, 1, 1, 1, 1, 1, 0, OM_ACT_NONE);
+      run_case(paths[p], 3, 5, 9, 6, 0, 0, 0, 0, 1, 1, OM_ACT_RELU);
+      run_case(paths[p], 7, 9, 11, 13, 1, 0, 2, 1, 1, 1, OM_ACT_NONE);
+      run_case(paths[p], 17, 33, 10, 30, 1, 1, 1, 1, 1, 1, OM_ACT_SIGMOID);
+      /* wide rows: several 16-tile runs per tile row, a last run of 1-3 tiles */
+      run_case(paths[p], 5, 6, 9, 150, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
+      run_case(paths[p], 3, 4, 6, 71, 0, 2, 1, 0, 0, 1, OM_ACT_NONE);
+      /* network-like: resnet stages (several tile blocks, tiles spanning rows); the 7x7 stage is
+       * where F(2x2) is chosen */
+      run_case(paths[p], 64, 64, 56, 56, 1, 1, 1, 1, 1, 0, OM_ACT_RELU);
+      run_case(paths[p], 128, 128, 28, 28, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
+      run_case(paths[p], 256, 256, 14, 14, 1, 1, 1, 1, 1, 0, OM_ACT_NONE);
+      run_case(paths[p], 512, 64, 7, 7, 1, 1, 1, 1, 0, 1, OM_ACT_RELU);
+      run_case(paths[p], 512, 512, 7, 7, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
+      run_case(paths[p], 40, 300, 23, 17, 1, 1, 1, 1, 1, 0, OM_ACT_RELU);
+      printf("path %s F(%dx%d): %s\n", om_gemm_kernel_get(paths[p])->name, tile_m, tile_m,
+             failures == before ? "ok" : "FAILED");
+    }
+  }
+  /* the choice: F(4x4) where there are 16 of its tiles, F(2x2) on the 7x7 stage, direct below */
+  checks++;
+  if (om_wino_profitable(64, 64, 56, 56) != 4 || om_wino_profitable(256, 256, 14, 14) != 4 ||
+      om_wino_profitable(512, 512, 7, 7) != 2 || om_wino_profitable(16, 16, 7, 7) != 0 ||
+      om_wino_profitable(512, 512, 3, 3) != 0) {
+    printf("FAIL om_wino_profitable: %d %d %d %d %d (want 4 4 2 0 0)\n", om_wino_profitable(64, 64, 56, 56),
+           om_wino_profitable(256, 256, 14, 14), om_wino_profitable(512, 512, 7, 7),
+           om_wino_profitable(16, 16, 7, 7), om_wino_profitable(512, 512, 3, 3));
+    failures++;
   }
   printf("%d cases, %d failed; worst relative error %.3g (max|diff| / max|ref|)\n", checks, failures,
          worst_all);
