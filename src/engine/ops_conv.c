@@ -462,8 +462,9 @@ static int conv_prepare_conv(om_prep *p, char *err) {
     int wino = Wt->data && c->group == 1 && c->D == 1 && c->kd == 1 && c->kh == 3 && c->kw == 3 &&
                c->sh == 1 && c->sw == 1 && c->dh == 1 && c->dw == 1 && c->k->path != OM_KERNEL_REF &&
                !p->no_winograd ? om_wino_profitable(c->C, c->M, c->OH, c->OW) : 0;
-    /* bf16 keeps F(4x4) only: F(2x2)'s 1.7x is less than the bf16 GEMM gives on AMX */
-    if (wino == 2 && p->precision == OM_PRECISION_BF16) wino = 0;
+    /* bf16 on AMX leaves F(2x2) out: its ~1.5x is less than the tiles give on those maps (vdpbf16ps
+     * runs no faster than fp32 FMAs, so there it stays) */
+    if (wino == 2 && p->precision == OM_PRECISION_BF16 && om_gemm_amx_supported()) wino = 0;
     if (wino) {
       size_t uf, sb;
       if ((rc = om_wino_setup(&c->wino, c->k, wino, c->C, c->M, c->H, c->W, c->OH, c->OW, c->ph, c->pw,

@@ -6,7 +6,8 @@
  *  3. Which convolutions bf16 takes: a one-node 3x3 stride-1 Conv that Winograd takes runs the
  *     fp32 Winograd route under bf16 too (bit-identical to the fp32 plan), the same Conv with
  *     Winograd off and a stride-2 one run the bf16 kernels (not bit-identical, within bf16 bounds);
- *     a 1x1 Conv on a 1x1 map stays the fp32 matrix-vector product, on a 7x7 map it goes bf16.
+ *     a 1x1 Conv on a 1x1 map stays the fp32 matrix-vector product, on a 7x7 map it goes bf16; a
+ *     3x3 Conv on a 7x7 map (F(2x2) Winograd) stays fp32 too, except on AMX.
  *  4. The whole path through the planner: resnet18 and mobilenet_v2 from shared/zoo with precision
  *     bf16 against PyTorch's fp32 logits (same top-1, logits within a bf16-sized bound, and not
  *     bit-equal to the fp32 plan, so the bf16 kernels really ran); with the REF kernel path bf16
@@ -142,6 +143,21 @@ static void test_conv_routes(void) {
               maxd, maxy);
       }
     }
+  /* a 3x3 Conv on a 7x7 map with 64 channels: F(2x2) Winograd, kept fp32 under bf16 (bit-identical)
+   * except on AMX, where the bf16 kernel takes it */
+  {
+    enum { C7 = 64, H7 = 7 };
+    static float x7[C7 * H7 * H7], w7[C7 * C7 * 9], b7[C7], a7[C7 * H7 * H7], c7[C7 * H7 * H7];
+    for (size_t i = 0; i < OM_ARRAY_LEN(x7); i++) x7[i] = frand();
+    for (size_t i = 0; i < OM_ARRAY_LEN(w7); i++) w7[i] = frand() * 0.1f;
+    for (size_t i = 0; i < OM_ARRAY_LEN(b7); i++) b7[i] = frand();
+    size_t ny = OM_ARRAY_LEN(a7);
+    CHECK(run_conv(C7, C7, H7, 1, w7, b7, OM_PRECISION_FP32, 0, x7, a7, ny) == OM_OK, "fp32 3x3 @7");
+    CHECK(run_conv(C7, C7, H7, 1, w7, b7, OM_PRECISION_BF16, 0, x7, c7, ny) == OM_OK, "bf16 3x3 @7");
+    int same = memcmp(a7, c7, sizeof a7) == 0;
+    if (om_gemm_amx_supported()) CHECK(!same, "3x3 @7 on AMX: bf16 plan bit-identical to fp32 (AMX not used?)");
+    else CHECK(same, "3x3 @7: the bf16 plan differs from fp32 (F(2x2) Winograd not kept)");
+  }
   /* a 1x1 Conv on a 1x1 map (squeeze-excitation) stays the fp32 matrix-vector product (memory-bound:
    * bf16 products gain nothing there); the same Conv on a 7x7 map takes the bf16 GEMM */
   for (int hw = 1; hw <= 7; hw += 6) {
