@@ -1,4 +1,4 @@
-/* conv_winograd.c: Winograd F(4x4, 3x3) Conv (see conv_winograd.h). Interpolation points 0, 1, -1,
+/* conv_winograd.c: Winograd F(4x4, 3x3) and F(2x2, 3x3) Conv (see conv_winograd.h). F(4x4)'s interpolation points 0, 1, -1,
  * 1/2, -2, inf: in a float32 simulation of a 64-channel layer their error was half that of Lavin &
  * Gray's 0, +-1, +-2 (the mixed choice of Barabasz et al., "Error analysis and improving the accuracy
  * of Winograd convolution"); F(6x6) would save more but loses too many bits in float32.
@@ -8,7 +8,10 @@
  * over j that the compiler vectorizes; the body is built for AVX-512, AVX2 and portable C. The AVX-512
  * build has its own transforms: input (16 tiles in registers, read from the image with masked loads,
  * V stored pre-packed for the GEMM) and output (16 tiles in registers, stored straight into the
- * image). V and M are 36 planes a few cache lines more than a power of two apart (plane_stride). */
+ * image). V and M are 36 planes a few cache lines more than a power of two apart (plane_stride).
+ * F(2x2) (points 0, 1, -1, inf; 16 planes) serves maps too small for 16 tiles of 4x4 (the 7x7 stage):
+ * portable transforms from the same gathered rows, and on AVX-512 its own, 16 tiles in the lanes of a
+ * vector, fetched by gathers and written by scatters (f2_input / f2_output). */
 #define OM_VMATH_AVX512
 #include "engine/conv_winograd.h"
 

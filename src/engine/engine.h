@@ -48,7 +48,7 @@ typedef struct om_plan_opts {
   int precision;                /* OM_PRECISION_*: BF16 runs Conv GEMMs on bf16 weights and
                                    activations where om_precision_supported() (else fp32);
                                    Winograd Convs stay fp32 */
-  int no_winograd;              /* 1: 3x3 stride-1 Convs direct, never Winograd F(4x4, 3x3)
+  int no_winograd;              /* 1: 3x3 stride-1 Convs direct, never Winograd F(4x4 / 2x2, 3x3)
                                    (about 1.5x the float32 rounding error of direct; slower) */
   int threads;                  /* > 1: the build may use this many OpenMP threads (to fault in
                                    the packed weights' pages); 0 or 1: the calling thread alone.
