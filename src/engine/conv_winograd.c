@@ -114,6 +114,7 @@ int om_wino_transform_weights(om_wino *w, const float *wt, float *u, int threads
   /* F(2x2): points 0, 1, -1 (Lavin & Gray) */
   static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   const int al = w->m + 2;
+  const double(*G)[3] = al == 6 ? G4 : G2;
   const int64_t C = w->C, K = w->K;
   float *plain = om_alloc_aligned((size_t)(K * C) * sizeof(float)); /* one U[xi] as [K][C] */
   if (!plain)
@@ -128,8 +129,7 @@ int om_wino_transform_weights(om_wino *w, const float *wt, float *u, int threads
         const float *g = wt + (kk * C + c) * 9;
         double s = 0;
         for (int i = 0; i < 3; i++)
-          for (int j = 0; j < 3; j++)
-            s += al == 6 ? G4[a][i] * (double)g[i * 3 + j] * G4[b][j] : G2[a][i] * (double)g[i * 3 + j] * G2[b][j];
+          for (int j = 0; j < 3; j++) s += G[a][i] * (double)g[i * 3 + j] * G[b][j];
         plain[kk * C + c] = (float)s;
       }
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && w->nkc > 1)
@@ -415,35 +415,35 @@ T512 static void output_tiles_avx512(const om_wino *w, const float *M, int64_t k
 
 /* F(2x2) on AVX-512: 16 tiles in the lanes of a vector (on the 7x7 stage, all 16 of a channel), each
  * window value fetched by a masked gather (the tiles are 2 apart and overlap: no contiguous run to
- * load) and each output written by a masked scatter. f2_lanes gives, per lane, where its tile's
- * window (or output block) starts; f2_input / f2_output then do one channel. The operations per
- * value are those of bt4 / at4 and output_tiles. */
+ * load) and each output written by a masked scatter. f2_setup works out, once per run of 16 tiles,
+ * the offsets of the q x q window positions in a plane and which lanes lie inside it; f2_input /
+ * f2_output then do one channel. The operations per value are those of bt4 / at4 and output_tiles. */
 typedef struct f2_lanes {
-  __m512i y, x;   /* window origin: row 2ty - ph, column 2tx - pw (output block: 2ty, 2tx) */
-  __mmask16 live; /* lanes holding a tile */
+  __m512i off[16]; /* position (r, i) at [r * q + i]: offset in the plane, per lane */
+  __mmask16 in[16]; /* lanes whose position lies inside the plane (and holds a tile) */
+  __mmask16 live;   /* lanes holding a tile */
 } f2_lanes;
 
-T512 static void f2_setup(const om_wino *w, int64_t t, int64_t n, int64_t dy, int64_t dx, f2_lanes *f) {
+/* Tiles t .. t + n - 1 (n <= 16): positions (2ty - dy + r, 2tx - dx + i), r, i < q, of an h x wd plane. */
+T512 static void f2_setup(const om_wino *w, int64_t t, int64_t n, int64_t dy, int64_t dx, int q, int64_t h,
+                          int64_t wd, f2_lanes *f) {
   int32_t ys[16], xs[16];
   for (int j = 0; j < 16; j++) {
     int64_t tt = t + (j < n ? j : 0);
     ys[j] = (int32_t)(2 * (tt / w->TW) - dy);
     xs[j] = (int32_t)(2 * (tt % w->TW) - dx);
   }
-  f->y = _mm512_loadu_si512(ys);
-  f->x = _mm512_loadu_si512(xs);
+  const __m512i y = _mm512_loadu_si512(ys), x = _mm512_loadu_si512(xs), zero = _mm512_setzero_si512();
   f->live = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1);
-}
-
-/* Lanes at (y + r, x + i) inside [0, h) x [0, wd), and their offsets (row stride wd). */
-T512 static inline __mmask16 f2_at(const f2_lanes *f, int r, int i, int64_t h, int64_t wd, __m512i *off) {
-  __m512i yy = _mm512_add_epi32(f->y, _mm512_set1_epi32(r)), xx = _mm512_add_epi32(f->x, _mm512_set1_epi32(i));
-  __mmask16 m = f->live & _mm512_cmpge_epi32_mask(yy, _mm512_setzero_si512()) &
-                _mm512_cmplt_epi32_mask(yy, _mm512_set1_epi32((int32_t)h)) &
-                _mm512_cmpge_epi32_mask(xx, _mm512_setzero_si512()) &
-                _mm512_cmplt_epi32_mask(xx, _mm512_set1_epi32((int32_t)wd));
-  *off = _mm512_add_epi32(_mm512_mullo_epi32(yy, _mm512_set1_epi32((int32_t)wd)), xx);
-  return m;
+  for (int r = 0; r < q; r++)
+    for (int i = 0; i < q; i++) {
+      __m512i yy = _mm512_add_epi32(y, _mm512_set1_epi32(r)), xx = _mm512_add_epi32(x, _mm512_set1_epi32(i));
+      f->in[r * q + i] = f->live & _mm512_cmpge_epi32_mask(yy, zero) &
+                         _mm512_cmplt_epi32_mask(yy, _mm512_set1_epi32((int32_t)h)) &
+                         _mm512_cmpge_epi32_mask(xx, zero) &
+                         _mm512_cmplt_epi32_mask(xx, _mm512_set1_epi32((int32_t)wd));
+      f->off[r * q + i] = _mm512_add_epi32(_mm512_mullo_epi32(yy, _mm512_set1_epi32((int32_t)wd)), xx);
+    }
 }
 
 T512 static inline void bt4v(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 *o) {
@@ -453,19 +453,21 @@ T512 static inline void bt4v(__m512 d0, __m512 d1, __m512 d2, __m512 d3, __m512 
   o[3] = _mm512_sub_ps(d1, d3);
 }
 
-/* Channel c's windows of the tiles in f (lanes j0.. of the block's V, packed as input_tiles_avx512
- * writes it). */
+T512 static inline void at4v(__m512 m0, __m512 m1, __m512 m2, __m512 m3, __m512 *o) {
+  o[0] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+  o[1] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+}
+
+/* Channel c's windows of the tiles in f (f2_setup over the image, q = 4), into lanes jj0.. of the
+ * block's V, packed as input_tiles_avx512 writes it. */
 T512 static void f2_input(const om_wino *w, const f2_lanes *f, const float *xc, int64_t c, int64_t jj0,
                           float *V, int64_t npad) {
   const int64_t cs = w->vs, nr = w->k->nr, pc = c / WKC * WKC, kc = w->C - pc < WKC ? w->C - pc : WKC;
   const int64_t cbase = pc * npad + (c - pc) * nr, pstride = nr * kc;
   __m512 d[4][4], t[4][4], o[4];
   for (int r = 0; r < 4; r++)
-    for (int i = 0; i < 4; i++) {
-      __m512i off;
-      __mmask16 m = f2_at(f, r, i, w->H, w->W, &off);
-      d[r][i] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, off, xc, 4);
-    }
+    for (int i = 0; i < 4; i++)
+      d[r][i] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), f->in[r * 4 + i], f->off[r * 4 + i], xc, 4);
   for (int i = 0; i < 4; i++) { /* along window rows */
     bt4v(d[0][i], d[1][i], d[2][i], d[3][i], o);
     for (int k = 0; k < 4; k++) t[k][i] = o[k];
@@ -476,29 +478,27 @@ T512 static void f2_input(const om_wino *w, const f2_lanes *f, const float *xc, 
   }
 }
 
-/* Channel kk's outputs of the tiles in f (f2_setup with no pads: output block origins), from lanes
- * j0.. of the block's M. */
+/* Channel kk's outputs of the tiles in f (f2_setup over the output, q = 2), from lanes j0.. of the
+ * block's M. */
 T512 static void f2_output(const om_wino *w, const f2_lanes *f, const float *M, int64_t kk, int64_t j0,
                            float bias, const float *sum, int act, float alpha, float beta, float *y) {
   const float *mk = M + kk * w->TB + j0;
-  __m512 t[4][2], o[2][2];
-  for (int k = 0; k < 4; k++) { /* along window columns: at4 over l */
-    __m512 m0 = _mm512_maskz_loadu_ps(f->live, mk + (4 * k) * w->ms),
-           m1 = _mm512_maskz_loadu_ps(f->live, mk + (4 * k + 1) * w->ms),
-           m2 = _mm512_maskz_loadu_ps(f->live, mk + (4 * k + 2) * w->ms),
-           m3 = _mm512_maskz_loadu_ps(f->live, mk + (4 * k + 3) * w->ms);
-    t[k][0] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
-    t[k][1] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+  __m512 t[4][2], o[2][2], r2[2];
+  for (int k = 0; k < 4; k++) { /* along window columns */
+    const float *p = mk + 4 * k * w->ms;
+    at4v(_mm512_maskz_loadu_ps(f->live, p), _mm512_maskz_loadu_ps(f->live, p + w->ms),
+         _mm512_maskz_loadu_ps(f->live, p + 2 * w->ms), _mm512_maskz_loadu_ps(f->live, p + 3 * w->ms), t[k]);
   }
   for (int b = 0; b < 2; b++) { /* along window rows */
-    o[0][b] = _mm512_add_ps(_mm512_add_ps(t[0][b], t[1][b]), t[2][b]);
-    o[1][b] = _mm512_sub_ps(_mm512_sub_ps(t[1][b], t[2][b]), t[3][b]);
+    at4v(t[0][b], t[1][b], t[2][b], t[3][b], r2);
+    o[0][b] = r2[0];
+    o[1][b] = r2[1];
   }
   const __m512 bv = _mm512_set1_ps(bias);
   for (int a = 0; a < 2; a++)
     for (int b = 0; b < 2; b++) {
-      __m512i off;
-      __mmask16 m = f2_at(f, a, b, w->OH, w->OW, &off);
+      const __mmask16 m = f->in[a * 2 + b];
+      const __m512i off = f->off[a * 2 + b];
       __m512 v = _mm512_add_ps(o[a][b], bv);
       if (sum) v = _mm512_add_ps(v, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, off, sum, 4));
       _mm512_mask_i32scatter_ps(y, m, off, act_out(v, act, alpha, beta), 4);
@@ -545,8 +545,6 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
   float *M = (float *)((char *)scratch + w->off_m);
   float *d = (float *)(mine + w->off_d), *t = d + 36 * TW;
   float *s = t + 36 * TW, *o = s + 24 * TB;
-  /* AVX-512: V written pre-packed for the GEMMs */
-  const int pk = v512;
   const int64_t np = w->np;
   void *gs = mine + w->off_g;
   /* GEMM work items: np transforms x rb row blocks (rb > 1 only for teams larger than np) */
@@ -557,19 +555,20 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
   for (int64_t t0 = 0; t0 < T; t0 += TB) {
     int64_t tb = T - t0 < TB ? T - t0 : TB;
     int64_t ty0 = t0 / TW, ty1 = (t0 + tb - 1) / TW, npad = (tb + w->k->nr - 1) / w->k->nr * w->k->nr;
-    if (pk && w->m == 2) {
+    if (v512 && w->m == 2) {
       for (int64_t g = 0; g < tb; g += 16) {
         f2_lanes f;
-        f2_setup(w, t0 + g, tb - g < 16 ? tb - g : 16, w->ph, w->pw, &f);
+        f2_setup(w, t0 + g, tb - g < 16 ? tb - g : 16, w->ph, w->pw, 4, w->H, w->W, &f);
         for (int64_t c = c0; c < c1; c++) f2_input(w, &f, x + c * ihw, c, g, V, npad);
       }
-    } else
-    for (int64_t c = c0; c < c1; c++)
-      for (int64_t ty = ty0; ty <= ty1; ty++) {
-        int64_t a = ty == ty0 ? t0 % TW : 0, e = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
-        if (pk) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, npad);
-        else input_tiles(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, t);
-      }
+    } else {
+      for (int64_t c = c0; c < c1; c++)
+        for (int64_t ty = ty0; ty <= ty1; ty++) {
+          int64_t a = ty == ty0 ? t0 % TW : 0, e = ty == ty1 ? (t0 + tb - 1) % TW + 1 : TW;
+          if (v512) input_tiles_avx512(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, npad);
+          else input_tiles(w, x + c * ihw, c, ty, a, e - a, ty * TW + a - t0, V, d, t);
+        }
+    }
     if (nt > 1) {
 #pragma omp barrier
     }
@@ -582,7 +581,7 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
         g.N = tb;
         g.K = C - cb * WKC < WKC ? C - cb * WKC : WKC;
         g.a_packed = w->U + (size_t)xi * w->ustride + (size_t)cb * w->uchunk;
-        if (pk) {
+        if (v512) {
           g.b_packed = V + xi * w->vs + cb * WKC * npad; /* V's packed blocks are WKC rows */
         } else {
           g.b = V + xi * w->vs + cb * WKC * TB;
@@ -598,20 +597,21 @@ INL void wino_body(const om_wino *w, const float *x, const float *bias, const fl
     if (nt > 1) {
 #pragma omp barrier
     }
-    if (pk && w->m == 2) {
+    if (v512 && w->m == 2) {
       for (int64_t g = 0; g < tb; g += 16) {
         f2_lanes f;
-        f2_setup(w, t0 + g, tb - g < 16 ? tb - g : 16, 0, 0, &f);
+        f2_setup(w, t0 + g, tb - g < 16 ? tb - g : 16, 0, 0, 2, w->OH, w->OW, &f);
         for (int64_t kk = k0; kk < k1; kk++)
           f2_output(w, &f, M, kk, g, bias ? bias[kk] : 0.0f, sum ? sum + kk * ohw : NULL, act, alpha, beta,
                     y + kk * ohw);
       }
-    } else
-    for (int64_t kk = k0; kk < k1; kk++) {
-      float bk = bias ? bias[kk] : 0.0f;
-      const float *sk = sum ? sum + kk * ohw : NULL;
-      if (pk) output_tiles_avx512(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw);
-      else output_tiles(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw, s, o);
+    } else {
+      for (int64_t kk = k0; kk < k1; kk++) {
+        float bk = bias ? bias[kk] : 0.0f;
+        const float *sk = sum ? sum + kk * ohw : NULL;
+        if (v512) output_tiles_avx512(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw);
+        else output_tiles(w, M, kk, t0, tb, bk, sk, act, alpha, beta, y + kk * ohw, s, o);
+      }
     }
   }
 }
