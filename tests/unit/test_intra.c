@@ -50,6 +50,8 @@ static const layer layers[] = {
   {"3x3 256->256 @14 +sum (im2col / shifted rows, N=196)", L_CONV, 256, 14, 14, 256, 3, 1, 1, 1},
   {"3x3 256->256 @14 +sum (Winograd, 16 tiles)", L_CONV, 256, 14, 14, 256, 3, 1, 1, 1},
   {"3x3 512->512 @7 (im2col, N=49)", L_CONV, 512, 7, 7, 512, 3, 1, 1, 0},
+  {"3x3 512->512 @7 +sum (Winograd F(2x2), 16 tiles)", L_CONV, 512, 7, 7, 512, 3, 1, 1, 1},
+  {"3x3 96->80 @9x11 (Winograd F(2x2), 30 tiles: a run of 16 and one of 14)", L_CONV, 96, 9, 11, 80, 3, 1, 1, 0},
   {"1x1 64->256 @56 (1x1 GEMM)", L_CONV, 64, 56, 56, 256, 1, 1, 1, 0},
   {"1x1 s2 128->256 @28 (downsample)", L_CONV, 128, 28, 28, 256, 1, 2, 1, 0},
   {"3x3 g4 64->64 @28 (grouped)", L_CONV, 64, 28, 28, 64, 3, 1, 4, 0},
