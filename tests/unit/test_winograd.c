@@ -102,6 +102,32 @@ static void run_case(int path, int64_t C, int64_t K, int64_t H, int64_t W, int64
   free(x); free(wt); free(b); free(sum); free(y); free(ref);
 }
 
+/* C, K, H, W, pads top / left / bottom / right, bias, residual, activation */
+typedef struct wcase {
+  int64_t C, K, H, W, ph, pw, pb, pr;
+  int bias, sum, act;
+} wcase;
+
+static const wcase cases[] = {
+  /* tiny and odd: partial tiles at the right / bottom, H or W < the tile */
+  {1, 1, 3, 3, 1, 1, 1, 1, 0, 0, OM_ACT_NONE},
+  {2, 3, 5, 7, 1, 1, 1, 1, 1, 0, OM_ACT_NONE},
+  {3, 5, 9, 6, 0, 0, 0, 0, 1, 1, OM_ACT_RELU},
+  {7, 9, 11, 13, 1, 0, 2, 1, 1, 1, OM_ACT_NONE},
+  {17, 33, 10, 30, 1, 1, 1, 1, 1, 1, OM_ACT_SIGMOID},
+  /* wide rows: several 16-tile runs per tile row, a last run of 1-3 tiles */
+  {5, 6, 9, 150, 1, 1, 1, 1, 1, 1, OM_ACT_RELU},
+  {3, 4, 6, 71, 0, 2, 1, 0, 0, 1, OM_ACT_NONE},
+  /* network-like: resnet stages (several tile blocks, tiles spanning rows); the 7x7 stage is where
+   * F(2x2) is chosen */
+  {64, 64, 56, 56, 1, 1, 1, 1, 1, 0, OM_ACT_RELU},
+  {128, 128, 28, 28, 1, 1, 1, 1, 1, 1, OM_ACT_RELU},
+  {256, 256, 14, 14, 1, 1, 1, 1, 1, 0, OM_ACT_NONE},
+  {512, 64, 7, 7, 1, 1, 1, 1, 0, 1, OM_ACT_RELU},
+  {512, 512, 7, 7, 1, 1, 1, 1, 1, 1, OM_ACT_RELU},
+  {40, 300, 23, 17, 1, 1, 1, 1, 1, 0, OM_ACT_RELU},
+};
+
 int main(void) {
   int paths[] = {OM_KERNEL_REF, OM_KERNEL_AVX2, OM_KERNEL_AVX512};
   for (int p = 0; p < 3; p++) {
@@ -111,23 +137,10 @@ int main(void) {
     }
     for (tile_m = 4; tile_m >= 2; tile_m -= 2) {
       int before = failures;
-      /* tiny and odd: partial tiles at the right / bottom, H or W < the tile */
-      run_case(paths[p], 1, 1, 3, 3, 1, 1, 1, 1, 0, 0, OM_ACT_NONE);
-      run_case(paths[p], 2, 3, 5, 7, 1, 1, 1, 1, 1, 0, OM_ACT_NONE);
-      run_case(paths[p], 3, 5, 9, 6, 0, 0, 0, 0, 1, 1, OM_ACT_RELU);
-      run_case(paths[p], 7, 9, 11, 13, 1, 0, 2, 1, 1, 1, OM_ACT_NONE);
-      run_case(paths[p], 17, 33, 10, 30, 1, 1, 1, 1, 1, 1, OM_ACT_SIGMOID);
-      /* wide rows: several 16-tile runs per tile row, a last run of 1-3 tiles */
-      run_case(paths[p], 5, 6, 9, 150, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
-      run_case(paths[p], 3, 4, 6, 71, 0, 2, 1, 0, 0, 1, OM_ACT_NONE);
-      /* network-like: resnet stages (several tile blocks, tiles spanning rows); the 7x7 stage is
-       * where F(2x2) is chosen */
-      run_case(paths[p], 64, 64, 56, 56, 1, 1, 1, 1, 1, 0, OM_ACT_RELU);
-      run_case(paths[p], 128, 128, 28, 28, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
-      run_case(paths[p], 256, 256, 14, 14, 1, 1, 1, 1, 1, 0, OM_ACT_NONE);
-      run_case(paths[p], 512, 64, 7, 7, 1, 1, 1, 1, 0, 1, OM_ACT_RELU);
-      run_case(paths[p], 512, 512, 7, 7, 1, 1, 1, 1, 1, 1, OM_ACT_RELU);
-      run_case(paths[p], 40, 300, 23, 17, 1, 1, 1, 1, 1, 0, OM_ACT_RELU);
+      for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const wcase *c = &cases[i];
+        run_case(paths[p], c->C, c->K, c->H, c->W, c->ph, c->pw, c->pb, c->pr, c->bias, c->sum, c->act);
+      }
       printf("path %s F(%dx%d): %s\n", om_gemm_kernel_get(paths[p])->name, tile_m, tile_m,
              failures == before ? "ok" : "FAILED");
     }
