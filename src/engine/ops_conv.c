@@ -17,10 +17,9 @@
  *     both in row bands (conv_chain.c), the 1x1's output never written whole.
  *   - 3x3 stride 1 (2-D, group 1, constant weights, SIMD paths): Winograd F(4x4, 3x3), or F(2x2, 3x3)
  *     on small maps, in fp32 where om_wino_profitable says so (conv_winograd.c), unless the plan
- *     options turn it off
- *     (--no-winograd); the REF path always stays direct. Precision bf16 keeps it too (F(2x2) except on AMX): it saves more
- *     than bf16 products give (one thread, Zen 4: resnet18 1.46x, resnet50 1.18x faster than bf16
- *     direct) and adds no bf16 rounding.
+ *     options turn it off (--no-winograd); the REF path always stays direct. Precision bf16 keeps
+ *     it too (F(2x2) except on AMX): it saves more than bf16 products give (one thread, Zen 4:
+ *     resnet18 1.46x, resnet50 1.18x faster than bf16 direct) and adds no bf16 rounding.
  * Constant weights are packed into the GEMM layout at prepare. ConvTranspose: col = W^T X by GEMM,
  * then col2im scatter-add (simple and correct; speed is secondary there). */
 #include "engine/conv_chain.h"
