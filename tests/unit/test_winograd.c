@@ -33,10 +33,10 @@ static double ref_act(int act, double x) {
   }
 }
 
-static int tile_m = 4; /* the output tile size under test (F(4x4) or F(2x2)) */
 
-static void run_case(int path, int64_t C, int64_t K, int64_t H, int64_t W, int64_t ph, int64_t pw,
-                     int64_t pb, int64_t pr, int use_bias, int use_sum, int act) {
+/* One case with output tiles of tile_m x tile_m (F(4x4) or F(2x2)). */
+static void run_case(int path, int tile_m, int64_t C, int64_t K, int64_t H, int64_t W, int64_t ph,
+                     int64_t pw, int64_t pb, int64_t pr, int use_bias, int use_sum, int act) {
   const om_gemm_kernel *k = om_gemm_kernel_get(path);
   int64_t OH = H + ph + pb - 2, OW = W + pw + pr - 2;
   size_t nx = (size_t)(C * H * W), nw = (size_t)(K * C * 9), ny = (size_t)(K * OH * OW);
@@ -135,25 +135,30 @@ int main(void) {
       printf("path %d not supported on this CPU: skipped\n", paths[p]);
       continue;
     }
-    for (tile_m = 4; tile_m >= 2; tile_m -= 2) {
+    for (int tile_m = 4; tile_m >= 2; tile_m -= 2) {
       int before = failures;
       for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const wcase *c = &cases[i];
-        run_case(paths[p], c->C, c->K, c->H, c->W, c->ph, c->pw, c->pb, c->pr, c->bias, c->sum, c->act);
+        run_case(paths[p], tile_m, c->C, c->K, c->H, c->W, c->ph, c->pw, c->pb, c->pr, c->bias, c->sum, c->act);
       }
       printf("path %s F(%dx%d): %s\n", om_gemm_kernel_get(paths[p])->name, tile_m, tile_m,
              failures == before ? "ok" : "FAILED");
     }
   }
   /* the choice: F(4x4) where there are 16 of its tiles, F(2x2) on the 7x7 stage, direct below */
-  checks++;
-  if (om_wino_profitable(64, 64, 56, 56) != 4 || om_wino_profitable(256, 256, 14, 14) != 4 ||
-      om_wino_profitable(512, 512, 7, 7) != 2 || om_wino_profitable(16, 16, 7, 7) != 0 ||
-      om_wino_profitable(512, 512, 3, 3) != 0) {
-    printf("FAIL om_wino_profitable: %d %d %d %d %d (want 4 4 2 0 0)\n", om_wino_profitable(64, 64, 56, 56),
-           om_wino_profitable(256, 256, 14, 14), om_wino_profitable(512, 512, 7, 7),
-           om_wino_profitable(16, 16, 7, 7), om_wino_profitable(512, 512, 3, 3));
-    failures++;
+  static const int64_t pick[][5] = {/* C, K, OH, OW, tile size wanted */
+                                    {64, 64, 56, 56, 4}, {256, 256, 14, 14, 4}, {512, 512, 13, 13, 4},
+                                    {512, 512, 7, 7, 2}, {64, 96, 12, 9, 2}, {16, 16, 7, 7, 0},
+                                    {512, 32, 7, 7, 0}, {512, 512, 3, 3, 0}};
+  for (size_t i = 0; i < sizeof pick / sizeof pick[0]; i++) {
+    const int64_t *q = pick[i];
+    int got = om_wino_profitable(q[0], q[1], q[2], q[3]);
+    checks++;
+    if (got != q[4]) {
+      printf("FAIL om_wino_profitable(C %lld, K %lld, %lldx%lld) = %d, want %lld\n", (long long)q[0],
+             (long long)q[1], (long long)q[2], (long long)q[3], got, (long long)q[4]);
+      failures++;
+    }
   }
   printf("%d cases, %d failed; worst relative error %.3g (max|diff| / max|ref|)\n", checks, failures,
          worst_all);
