@@ -56,11 +56,28 @@ __attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_sigmo
   __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
   return _mm512_div_ps(_mm512_mask_mov_ps(_mm512_set1_ps(1.0f), neg, e), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
 }
-/* SiLU = x * sigmoid(x) = x / (1 + e) or x e / (1 + e): the product folded into the numerator. */
+/* SiLU = x / (1 + 2^t), t = -x log2(e) = n + f, n an integer: the product's exact value (fma) and
+ * log2(e)'s low part give f, a degree-5 polynomial 2^f on [-1/2, 1/2] (fitted here, Lawson-weighted
+ * least squares for the relative error: 7.5e-8 before float rounding). Four operations fewer than
+ * sigmoid's sign-split form (x e / (1 + e)): 3.2 vs 4.2 ns a vector on Zen 4; SiLU is 15% of
+ * efficientnet_b0's time. */
 __attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_silu512(__m512 x) {
-  __m512 e = om_vm_exp512_negabs(x);
-  __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
-  return _mm512_div_ps(_mm512_mask_mul_ps(x, neg, x, e), _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+  /* xn: x = -inf would give -inf / inf, -1e30 / inf is -0 (the limit). xc: x = +inf would make f
+   * inf - inf, 88 gives 2^t ~ 0. Below x = -89 2^t overflows to inf and y = -0 (|exact y| < 1e-36).
+   * Operand order keeps a NaN x. */
+  const __m512 xn = _mm512_max_ps(_mm512_set1_ps(-1e30f), x);
+  const __m512 xc = _mm512_min_ps(_mm512_set1_ps(88.0f), xn);
+  const __m512 nl2e = _mm512_set1_ps(-1.44269504088896341f);
+  __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, nl2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 f = _mm512_fmsub_ps(xc, nl2e, n);
+  f = _mm512_fmadd_ps(xc, _mm512_set1_ps(-1.92596299e-8f), f);
+  __m512 p = _mm512_set1_ps(1.32764713e-3f);
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.67554096e-3f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.55071309e-2f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.40221202e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.93146944e-1f));
+  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.00000012f));
+  return _mm512_div_ps(xn, _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_scalef_ps(p, n)));
 }
 /* The fused epilogue activations (om_act, see op.h) on 16 floats; one copy for every AVX-512 kernel
  * (GEMM, bf16 GEMM, Winograd output transform, depthwise). */
