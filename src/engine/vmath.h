@@ -23,6 +23,12 @@ float om_vm_silu1(float x);
 #include <immintrin.h>
 
 #include "engine/op.h"
+/* Horner's rule, c[0] the highest coefficient (n constant at every call: unrolled). */
+__attribute__((target("avx512f,fma"))) static inline __m512 om_vm_horner512(__m512 x, const float *c, int n) {
+  __m512 p = _mm512_set1_ps(c[0]);
+  for (int i = 1; i < n; i++) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
+  return p;
+}
 /* exp on an argument already in [-104, 89]. The polynomial: 1 + r + r^2 q(r), q of degree 4 fitted
  * here (weighted least squares at Chebyshev nodes, numpy) for the relative error of e^r on
  * [-ln2/2, ln2/2]: 3.8e-9 before float rounding, so one FMA fewer than Cephes' degree-5 q. */
@@ -31,12 +37,8 @@ __attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_exp51
                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.3751407e-3f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3689159e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1669533e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666518e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.9999988e-1f));
-  p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  static const float q[5] = {1.3751407e-3f, 8.3689159e-3f, 4.1669533e-2f, 1.6666518e-1f, 4.9999988e-1f};
+  __m512 p = _mm512_fmadd_ps(om_vm_horner512(r, q, 5), _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
   return _mm512_scalef_ps(p, n);
 }
 __attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_exp512(__m512 x) {
@@ -71,12 +73,9 @@ __attribute__((target("avx512f,avx512dq,fma"))) static inline __m512 om_vm_silu5
   __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, nl2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 f = _mm512_fmsub_ps(xc, nl2e, n);
   f = _mm512_fmadd_ps(xc, _mm512_set1_ps(-1.92596299e-8f), f);
-  __m512 p = _mm512_set1_ps(1.32764713e-3f);
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(9.67554096e-3f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(5.55071309e-2f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(2.40221202e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(6.93146944e-1f));
-  p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.00000012f));
+  static const float c[6] = {1.32764713e-3f, 9.67554096e-3f, 5.55071309e-2f, 2.40221202e-1f, 6.93146944e-1f,
+                             1.00000012f};
+  __m512 p = om_vm_horner512(f, c, 6);
   return _mm512_div_ps(xn, _mm512_add_ps(_mm512_set1_ps(1.0f), _mm512_scalef_ps(p, n)));
 }
 /* The fused epilogue activations (om_act, see op.h) on 16 floats; one copy for every AVX-512 kernel
