@@ -899,6 +899,13 @@ int om_cli_run(const om_cli *c) {
     want[2] = pp.out_w;
     want[3] = pp.channels;
   }
+  /* Tensors only: .npy files are fed as they are, so a model input whose C, H, W are all fixed
+   * (a feature extractor's head, a 4-channel model) is planned at its own shape, not the image
+   * preprocessing's. */
+  int all_npy = in.n > 0; /* the whole list, not this shard: every shard decides alike */
+  for (size_t i = 0; all_npy && i < in.n; i++) all_npy = ends_with_npy(om_inputs_get(&in, i));
+  if (all_npy && vi->has_shape && vi->ndim == 4 && vi->dims[1] > 0 && vi->dims[2] > 0 && vi->dims[3] > 0)
+    for (int d = 1; d < 4; d++) want[d] = vi->dims[d];
   memcpy(po.specs[0].dims, want, sizeof want);
   if (vi->has_shape && vi->ndim == 4) {
     for (int d = 1; d < 4; d++) {

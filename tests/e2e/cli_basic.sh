@@ -180,6 +180,34 @@ if "$OMPREDICT" --version 2>&1 | grep -qE "avx2|avx512"; then
     || fail "--profile: no %peak cell on the Conv row: $(cat prof.err)"
 fi
 
+# .npy tensors alone: a model whose input is not an image (5 channels, 6x7) runs at its own shape;
+# its logits (--raw) against NumPy's. With an image among the inputs: the shape error, status 2.
+"$PY" - <<'PY' || fail "5-channel model setup"
+import numpy as np, onnx
+from onnx import helper, TensorProto, numpy_helper
+rng = np.random.default_rng(5)
+w = rng.standard_normal((4, 5, 6, 7)).astype(np.float32)
+g = helper.make_graph(
+    [helper.make_node("Conv", ["x", "w"], ["c"]), helper.make_node("Flatten", ["c"], ["y"], axis=1)],
+    "ch5", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 5, 6, 7])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])], [numpy_helper.from_array(w, "w")])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "ch5.onnx")
+np.save("ch5.w.npy", w)
+for k in range(3):
+    np.save("ch5_%d.npy" % k, rng.standard_normal((5, 6, 7)).astype(np.float32))
+PY
+"$OMPREDICT" -m ch5.onnx -q -o /dev/null --raw ch5_raw.npy ch5_0.npy ch5_1.npy ch5_2.npy || fail "5-channel .npy run"
+"$PY" - <<'PY' || fail "5-channel logits differ from NumPy"
+import numpy as np
+w = np.load("ch5.w.npy").reshape(4, -1).astype(np.float64)
+got = np.load("ch5_raw.npy")
+want = np.stack([w @ np.load("ch5_%d.npy" % k).reshape(-1).astype(np.float64) for k in range(3)])
+assert got.shape == (3, 4), got.shape
+assert np.allclose(got, want, rtol=1e-4, atol=1e-4), (got, want)
+PY
+"$OMPREDICT" -m ch5.onnx -q -o /dev/null ch5_0.npy "$P/coffee.png" 2> ch5.err; [ $? = 2 ] || fail "image + 5-channel model: want 2"
+grep -q "preprocessing gives" ch5.err || fail "image + 5-channel model: $(cat ch5.err)"
+
 # A closed pipe: quick, quiet, status 2.
 for i in $(seq 1 30); do echo in0.npy; done > many.txt
 start=$(date +%s)
