@@ -171,11 +171,12 @@ static int sink_write(void *ctx, size_t index, const char *text, size_t len, con
 
 static int resume_scan(const char *buf, size_t len, const char *header, size_t hlen, int fmt,
                        const om_inputs *in, size_t first, size_t max_rows, const char *name,
-                       size_t *keep, size_t *rows, char *err) {
+                       size_t *keep, size_t *rows, size_t *failed, char *err) {
   size_t pos = 0, r = 0;
   om_buf pre = {0};
   *keep = 0;
   *rows = 0;
+  *failed = 0;
   if (hlen) {
     if (len < hlen) {
       if (memcmp(buf, header, len) == 0) return OM_OK; /* stopped inside the header */
@@ -219,6 +220,11 @@ static int resume_scan(const char *buf, size_t len, const char *header, size_t h
                        "list, shard or format; remove it or run without --resume",
                        name, r + 1, first + r);
     }
+    /* the kept error rows count toward this run's exit status, as if it had never stopped */
+    static const char *const err_status[3] = {",error", "\terror", ",\"status\":\"error\""};
+    const char *es = err_status[fmt == OM_FMT_JSONL ? 2 : fmt == OM_FMT_TSV ? 1 : 0];
+    size_t el = strlen(es);
+    if (e - pos >= pre.len + el && memcmp(buf + pos + pre.len, es, el) == 0) (*failed)++;
     r++;
     pos = e + 1;
   }
@@ -1001,7 +1007,7 @@ int om_cli_run(const om_cli *c) {
   }
 
   /* Outputs (rank 0 only). */
-  size_t start = lo;
+  size_t start = lo, resumed_failed = 0; /* --resume: the error rows among those kept */
   if (worker) {
   } else if (c->output) {
     char *partial = om_atomic_partial_name(c->output);
@@ -1017,7 +1023,7 @@ int om_cli_run(const om_cli *c) {
       goto done;
     }
     if (c->resume && have_partial) {
-      size_t len, keep, rows;
+      size_t len, keep, rows, kept_failed;
       long long raw_keep = 0;
       int64_t rd = (int64_t)elems;
       char *raw_partial = c->raw ? om_atomic_partial_name(c->raw) : NULL;
@@ -1025,7 +1031,7 @@ int om_cli_run(const om_cli *c) {
       if (!st)
         st = resume_scan((const char *)partial_buf, len, head.s ? head.s : "",
                          with_header ? head.len : 0, c->format, &in, lo, hi - lo, partial, &keep,
-                         &rows, err);
+                         &rows, &kept_failed, err);
       /* --raw: RAW.partial must hold the same rows; checked before either partial is taken over */
       if (!st && c->raw && !raw_partial) st = om_seterr(err, OM_E_NOMEM, "out of memory");
       if (!st && c->raw)
@@ -1042,6 +1048,7 @@ int om_cli_run(const om_cli *c) {
       free(raw_partial);
       if (!st) {
         start = lo + rows;
+        resumed_failed = kept_failed;
         if (c->verbose)
           fprintf(stderr, "ompredict: resuming after %zu rows of %s\n", rows, partial);
       }
@@ -1244,13 +1251,16 @@ int om_cli_run(const om_cli *c) {
             "%.2f s to load the model, then %.1f images/s)\n",
             n, R.failed, dt, dt > 0 ? (double)n / dt : 0.0, threads, t_loaded - t0,
             dl > 0 ? (double)n / dl : 0.0);
+    if (start > lo)
+      fprintf(stderr, "ompredict: resumed after %zu rows of %s, %zu of them failed\n", start - lo,
+              c->output, resumed_failed);
     if (R.exif_rotated)
       fprintf(stderr, "ompredict: %zu images have an EXIF orientation other than 1 (%s)\n",
               R.exif_rotated, R.dopts.apply_exif ? "applied" : "ignored; --exif apply rotates them");
     if (c->verbose) fprintf(stderr, "ompredict: reorder window waits: %zu\n", om_reorder_waits(reorder));
   }
   if (R.prof) print_profile(&R, c->verbose);
-  rc = sig ? 128 + sig : R.failed ? 1 : 0;
+  rc = sig ? 128 + sig : R.failed || resumed_failed ? 1 : 0;
 
 done:
 #ifdef OMPREDICT_MPI

@@ -64,6 +64,16 @@ mv r.npysave r.npy.partial
 "$OMPREDICT" "${ARGS[@]}" -o r.csv --raw r.npy --resume; [ $? = 1 ] || fail "--raw resume exit"
 cmp r.csv rfull.csv && cmp r.npy rfull.npy || fail "resumed --raw run differs from an uninterrupted one"
 [ ! -e r.csv.partial ] && [ ! -e r.npy.partial ] || fail "partials left after the --raw resume"
+# The kept rows' failures count: an error row only in the kept prefix still makes the resumed run
+# exit 1, as the uninterrupted one does (and its summary says so).
+for fmt in csv tsv jsonl; do
+  "$OMPREDICT" -m "$M" -q -f $fmt /missing.png in0.npy in1.npy in2.npy -o ef.$fmt; [ $? = 1 ] || fail "ef reference"
+  head -n 3 ef.$fmt > eo.$fmt.partial # header (jsonl: none) and the error row
+  "$OMPREDICT" -m "$M" -f $fmt /missing.png in0.npy in1.npy in2.npy -o eo.$fmt --resume 2> eo.err; rc=$?
+  [ $rc = 1 ] || fail "$fmt: resume after a kept error row: exit $rc, want 1"
+  cmp -s eo.$fmt ef.$fmt || fail "$fmt: resumed output differs"
+  grep -q "of them failed" eo.err || fail "$fmt: summary: $(cat eo.err)"
+done
 # A partial from another input list is refused.
 head -n 3 full.csv > other.csv.partial
 "$OMPREDICT" -m "$M" -q in3.npy in4.npy -o other.csv --resume 2> err; [ $? = 2 ] || fail "foreign partial accepted"
