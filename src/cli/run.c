@@ -41,13 +41,28 @@ static void on_signal(int sig) {
 
 static double now_s(void) { return om_now(); }
 
+/* A NaN score stays NaN and takes no share (so it never displaces a number in the top-k); the
+ * others are normalized among themselves. +inf logits share the whole mass; all -inf: equal shares
+ * (the limit of equal logits). */
 void om_softmax(float *x, int n) {
-  float mx = x[0];
-  for (int i = 1; i < n; i++)
+  double mx = -INFINITY;
+  int live = 0, ninf = 0;
+  for (int i = 0; i < n; i++) {
+    if (isnan(x[i])) continue;
+    live++;
+    ninf += x[i] == INFINITY;
     if (x[i] > mx) mx = x[i];
+  }
+  if (ninf || mx == -INFINITY) {
+    for (int i = 0; i < n; i++)
+      if (!isnan(x[i])) x[i] = ninf ? (x[i] == INFINITY ? 1.0f / (float)ninf : 0.0f) : 1.0f / (float)live;
+    return;
+  }
   double sum = 0;
-  for (int i = 0; i < n; i++) sum += exp((double)x[i] - mx);
-  for (int i = 0; i < n; i++) x[i] = (float)(exp((double)x[i] - mx) / sum);
+  for (int i = 0; i < n; i++)
+    if (!isnan(x[i])) sum += exp((double)x[i] - mx);
+  for (int i = 0; i < n; i++)
+    if (!isnan(x[i])) x[i] = (float)(exp((double)x[i] - mx) / sum);
 }
 
 void om_topk(const float *s, int n, int k, int *cls, float *score) {

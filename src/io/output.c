@@ -1,6 +1,7 @@
 /* output.c: CSV / TSV / JSON Lines row formatting (see output.h for the exact formats). */
 #include "io/output.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,14 @@ static const char *label_of(const om_out_format *f, int cls) {
   return cls >= 0 && cls < f->nlabels && f->labels[cls] ? f->labels[cls] : "";
 }
 
+/* A score: %.9g round-trips a float; a non-finite one (a model whose output has NaN / inf) is
+ * null in JSON, which has no such numbers, and nan / inf / -inf in CSV / TSV (printf's "-nan"
+ * depends on the sign bit, which means nothing). */
+static int score_str(om_buf *b, const char *pre, float v, int json) {
+  if (isfinite(v)) return buf_printf(b, "%s%.9g", pre, (double)v);
+  return buf_printf(b, "%s%s", pre, json ? "null" : isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
+}
+
 static int row_json(om_buf *b, const om_out_format *f, const om_result_row *r) {
   int st = buf_printf(b, "{\"index\":%zu,\"path\":", r->index);
   if (!st) st = om_json_string(b, r->path, strlen(r->path));
@@ -193,7 +202,8 @@ static int row_json(om_buf *b, const om_out_format *f, const om_result_row *r) {
       st = buf_str(b, ",\"label\":");
       if (!st) st = om_json_string(b, l, strlen(l));
     }
-    if (!st) st = buf_printf(b, ",\"score\":%.9g}", (double)r->score[i]);
+    if (!st) st = score_str(b, ",\"score\":", r->score[i], 1);
+    if (!st) st = buf_str(b, "}");
   }
   if (!st) st = buf_str(b, "]}\n");
   return st;
@@ -210,7 +220,7 @@ int om_format_row(om_buf *b, const om_out_format *f, const om_result_row *r) {
       st = buf_printf(b, "%s%d", sep, r->cls[i]);
       if (!st && f->labels) st = buf_str(b, sep);
       if (!st && f->labels) st = field(b, f->format, label_of(f, r->cls[i]));
-      if (!st) st = buf_printf(b, "%s%.9g", sep, (double)r->score[i]);
+      if (!st) st = score_str(b, sep, r->score[i], 0);
     } else {
       st = buf_str(b, sep);
       if (!st && f->labels) st = buf_str(b, sep);

@@ -208,6 +208,33 @@ PY
 "$OMPREDICT" -m ch5.onnx -q -o /dev/null ch5_0.npy "$P/coffee.png" 2> ch5.err; [ $? = 2 ] || fail "image + 5-channel model: want 2"
 grep -q "preprocessing gives" ch5.err || fail "image + 5-channel model: $(cat ch5.err)"
 
+# A model output with NaN and -inf (Log of channel means 7.389, -1, 0): the NaN class keeps its NaN
+# and takes no share, -inf gets 0, the rest is normalized; JSON gets null (strict parse), CSV "nan".
+"$PY" - <<'PY' || fail "NaN model setup"
+import numpy as np, onnx
+from onnx import helper, TensorProto
+g = helper.make_graph(
+    [helper.make_node("GlobalAveragePool", ["x"], ["g"]), helper.make_node("Flatten", ["g"], ["f"]),
+     helper.make_node("Log", ["f"], ["y"])], "nanlog",
+    [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+    [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "nanlog.onnx")
+x = np.zeros((3, 4, 4), np.float32); x[0] = np.exp(2.0); x[1] = -1.0
+np.save("nanlog_in.npy", x)
+PY
+"$OMPREDICT" -m nanlog.onnx -q -k 3 -f jsonl nanlog_in.npy > nan.jsonl || fail "NaN model jsonl run"
+"$OMPREDICT" -m nanlog.onnx -q -k 3 nanlog_in.npy > nan.csv || fail "NaN model csv run"
+"$PY" - <<'PY' || fail "NaN scores: $(cat nan.jsonl nan.csv)"
+import csv, json
+def bad(c): raise ValueError("non-JSON constant " + c)
+r = json.loads(open("nan.jsonl").read(), parse_constant=bad)
+assert r["status"] == "ok", r
+assert [t["class"] for t in r["top"]] == [0, 2, 1], r
+assert [t["score"] for t in r["top"]] == [1.0, 0.0, None], r
+row = list(csv.reader(open("nan.csv")))[1]
+assert row[2] == "ok" and row[3:9] == ["0", "1", "2", "0", "1", "nan"], row  # class, score (no labels)
+PY
+
 # A closed pipe: quick, quiet, status 2.
 for i in $(seq 1 30); do echo in0.npy; done > many.txt
 start=$(date +%s)
