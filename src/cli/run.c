@@ -249,6 +249,40 @@ static int resume_scan(const char *buf, size_t len, const char *header, size_t h
   return OM_OK;
 }
 
+/* ---- outputs that are also inputs ---- */
+
+static const char *base_name(const char *p) {
+  const char *s = strrchr(p, '/');
+  return s ? s + 1 : p;
+}
+
+/* -o or --raw naming an input would replace it when the result is renamed into place, and -o and
+ * --raw naming one file would write two things to it: refused before anything runs. Only inputs
+ * with the target's base name are stat()ed (a million-file list costs string compares, not
+ * a million metadata calls on a parallel file system); a hard link under another name escapes. */
+static int same_file(const char *a, const char *b) {
+  struct stat sa, sb;
+  if (strcmp(a, b) == 0) return 1;
+  return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int check_targets(const om_cli *c, const om_inputs *in, char *err) {
+  const char *t[2] = {c->output, c->raw}, *opt[2] = {"-o", "--raw"};
+  if (t[0] && t[1] && same_file(t[0], t[1]))
+    return om_seterr(err, OM_E_INVALID, "-o and --raw name the same file (%s)", t[0]);
+  for (int k = 0; k < 2; k++) {
+    if (!t[k]) continue;
+    const char *b = base_name(t[k]);
+    for (size_t i = 0; i < in->n; i++) {
+      const char *p = om_inputs_get(in, i);
+      if (strcmp(base_name(p), b) == 0 && same_file(p, t[k]))
+        return om_seterr(err, OM_E_INVALID, "%s %s is input %zu (%s): refusing to replace an input",
+                         opt[k], t[k], i, p);
+    }
+  }
+  return OM_OK;
+}
+
 /* ---- the loop ---- */
 
 typedef struct {
@@ -853,6 +887,10 @@ int om_cli_run(const om_cli *c) {
   }
   if (!worker && inputs_ok && in.n == 0) {
     fprintf(stderr, "ompredict: no inputs\n");
+    inputs_ok = 0;
+  }
+  if (!worker && inputs_ok && !c->list && check_targets(c, &in, err) != OM_OK) {
+    fprintf(stderr, "ompredict: %s\n", err);
     inputs_ok = 0;
   }
 #ifdef OMPREDICT_MPI

@@ -235,6 +235,17 @@ row = list(csv.reader(open("nan.csv")))[1]
 assert row[2] == "ok" and row[3:9] == ["0", "1", "2", "0", "1", "nan"], row  # class, score (no labels)
 PY
 
+# -o or --raw naming an input (under another spelling too) or each other: refused (2), nothing written.
+cp "$P/chelsea.jpg" self.jpg
+"$OMPREDICT" -m "$M" -q -o self.jpg self.jpg 2> self.err; [ $? = 2 ] || fail "-o onto an input: want 2"
+cmp -s self.jpg "$P/chelsea.jpg" || fail "-o replaced its input"
+grep -q "refusing to replace an input" self.err || fail "-o onto an input: $(cat self.err)"
+mkdir -p sub
+"$OMPREDICT" -m "$M" -q -o /dev/null --raw sub/../in0.npy ./in0.npy 2> /dev/null; [ $? = 2 ] || fail "--raw onto an input: want 2"
+"$PY" -c "import numpy as np; assert np.load('in0.npy').shape == (3, 32, 32)" || fail "--raw replaced its input"
+"$OMPREDICT" -m "$M" -q -o same.out --raw same.out in0.npy 2> /dev/null; [ $? = 2 ] || fail "-o = --raw: want 2"
+[ ! -e same.out ] || fail "-o = --raw wrote a file"
+
 # A closed pipe: quick, quiet, status 2.
 for i in $(seq 1 30); do echo in0.npy; done > many.txt
 start=$(date +%s)
