@@ -234,7 +234,7 @@ int om_cli_parse(int argc, char **argv, om_cli *c, char *err) {
   int st = OM_OK, opt;
   long long v;
   while (st == OM_OK &&
-         (opt = getopt_long(argc, argv, "m:l:k:f:o:j:rqvhV", long_opts, NULL)) != -1) {
+         (opt = getopt_long(argc, argv, ":m:l:k:f:o:j:rqvhV", long_opts, NULL)) != -1) {
     switch (opt) {
     case 'm': c->model = optarg; break;
     case 'l': c->labels_file = optarg; break;
@@ -309,7 +309,7 @@ int om_cli_parse(int argc, char **argv, om_cli *c, char *err) {
       if (optopt && optopt < 256)
         st = om_seterr(err, OM_E_INVALID, "unknown option '-%c'", optopt);
       else
-        st = om_seterr(err, OM_E_INVALID, "unknown option '%s' (or a missing argument)",
+        st = om_seterr(err, OM_E_INVALID, "unknown option '%s'",
                        argv[optind - 1]);
       break;
     }
@@ -320,6 +320,8 @@ int om_cli_parse(int argc, char **argv, om_cli *c, char *err) {
   c->ninputs = argc - optind;
   if (!c->model && !c->list) return om_seterr(err, OM_E_INVALID, "no model: use -m MODEL");
   if (c->resume && !c->output) return om_seterr(err, OM_E_INVALID, "--resume needs -o FILE");
+  if (c->list && (c->output || c->raw))
+    return om_seterr(err, OM_E_INVALID, "--list prints the list on standard output; it writes no -o / --raw");
   return OM_OK;
 }
 

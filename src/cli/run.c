@@ -880,7 +880,12 @@ int om_cli_run(const om_cli *c) {
   int inputs_ok = 1;
   for (int i = 0; !worker && i < c->ninputs; i++) {
     if (om_inputs_add(&in, c->inputs[i], &io, err) != OM_OK) {
-      fprintf(stderr, "ompredict: %s\n", err);
+      if (signalled()) { /* SIGINT while reading a list (from a terminal, say): 130, not a read error */
+        fprintf(stderr, "ompredict: interrupted while expanding the inputs\n");
+        rc = 128 + signalled();
+      } else {
+        fprintf(stderr, "ompredict: %s\n", err);
+      }
       inputs_ok = 0;
       break;
     }
@@ -916,9 +921,10 @@ int om_cli_run(const om_cli *c) {
     goto done;
   }
   if (c->list) {
-    for (size_t i = lo; i < hi; i++) printf("%s\n", om_inputs_get(&in, i));
+    for (size_t i = lo; i < hi && !ferror(stdout); i++) printf("%s\n", om_inputs_get(&in, i));
     rc = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 2;
-    if (rc) fprintf(stderr, "ompredict: write error on standard output: %s\n", strerror(errno));
+    /* a closed pipe (`| head`) ends quietly, as the main output does */
+    if (rc && errno != EPIPE) fprintf(stderr, "ompredict: write error on standard output: %s\n", strerror(errno));
     goto done;
   }
 

@@ -252,5 +252,11 @@ start=$(date +%s)
 { "$OMPREDICT" -m "$M" -q @many.txt @many.txt @many.txt 2> pipe.err; echo $? > pipe.rc; } | head -1 > /dev/null
 [ "$(cat pipe.rc)" = 2 ] || [ "$(cat pipe.rc)" = 0 ] || fail "pipe exit $(cat pipe.rc)"
 ! grep -qi "broken pipe" pipe.err || fail "Broken pipe noise: $(cat pipe.err)"
+for i in $(seq 1 20000); do echo "/no/such/$i.png"; done > long.txt
+"$OMPREDICT" --list @long.txt 2> lpipe.err | head -1 > /dev/null
+[ -s lpipe.err ] && fail "--list into a closed pipe: $(cat lpipe.err)"
+# A missing option argument is named as such; --list writes no -o / --raw.
+"$OMPREDICT" -m "$M" in0.npy -k 2> opt.err; [ $? = 2 ] && grep -q "'-k' needs an argument" opt.err || fail "-k without N: $(cat opt.err)"
+"$OMPREDICT" --list -o x.txt in0.npy 2> /dev/null; [ $? = 2 ] && [ ! -e x.txt ] || fail "--list -o accepted"
 [ $(( $(date +%s) - start )) -lt 20 ] || fail "closed pipe not prompt"
 echo "cli_basic ok"

@@ -82,6 +82,10 @@ OMPREDICT_TEST_DELAY_MS=100 "$OMPREDICT" "${ARGS[@]}" > int.csv 2> int.err & pid
 sleep 1.5; kill -INT $pid; wait $pid; rc=$?
 [ $rc = 130 ] || fail "SIGINT exit $rc"
 cmp -s int.csv <(head -c "$(stat -c %s int.csv)" full.csv) || fail "stdout prefix after SIGINT"
+# SIGINT while the input list is still being read from standard input: 130, not a read error.
+{ sleep 4; echo in0.npy; } | "$OMPREDICT" -m "$M" -q - > /dev/null 2> stdin.err & pid=$!
+sleep 1.5; kill -INT $pid; wait $pid; rc=$?
+[ $rc = 130 ] || fail "SIGINT while reading standard input: exit $rc ($(cat stdin.err))"
 # --raw: one row per input, NaN for failures, atomic.
 "$OMPREDICT" -m "$M" -q in0.npy /missing.png in1.npy --raw raw.npy > /dev/null; [ $? = 1 ] || fail "--raw run"
 "$PY" - "$M" <<'PY' || fail "--raw content"
