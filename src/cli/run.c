@@ -101,7 +101,10 @@ static int labels_parse(const char *text, size_t len, labels *L, char *err) {
   L->v = calloc(lines, sizeof *L->v);
   if (!L->v) return om_seterr(err, OM_E_NOMEM, "out of memory for labels");
   char *p = L->buf, *end = L->buf + len;
-  while (p < end) { /* a final newline ends the last label rather than starting an empty one */
+  if (end - p >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) p += 3; /* a UTF-8 byte order mark */
+  /* line ends and blank lines at the end (an editor's habit) are not labels */
+  while (end > p && (end[-1] == '\n' || end[-1] == '\r')) end--;
+  while (p < end) {
     char *nl = memchr(p, '\n', (size_t)(end - p));
     char *e = nl ? nl : end;
     *e = 0;
@@ -247,6 +250,16 @@ static int resume_scan(const char *buf, size_t len, const char *header, size_t h
   *keep = pos;
   *rows = r;
   return OM_OK;
+}
+
+/* The complete target supersedes a TARGET.partial an earlier interrupted run left (a later
+ * --resume would continue that one); a resumed run has already taken its own over. */
+static int commit_target(om_atomic_file *f, const char *target, char *err) {
+  int st = om_atomic_commit(f, err);
+  char *stale = st ? NULL : om_atomic_partial_name(target);
+  if (stale) unlink(stale);
+  free(stale);
+  return st;
 }
 
 /* ---- outputs that are also inputs ---- */
@@ -1288,12 +1301,12 @@ int om_cli_run(const om_cli *c) {
     rc = 128 + (sig ? sig : SIGINT);
     goto done;
   }
-  if (c->raw && om_atomic_commit(&rawf, err) != OM_OK) {
+  if (c->raw && commit_target(&rawf, c->raw, err) != OM_OK) {
     fprintf(stderr, "ompredict: %s\n", err);
     goto done;
   }
   if (c->output) {
-    if (om_atomic_commit(&outf, err) != OM_OK) {
+    if (commit_target(&outf, c->output, err) != OM_OK) {
       fprintf(stderr, "ompredict: %s\n", err);
       goto done;
     }

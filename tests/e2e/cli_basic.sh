@@ -235,6 +235,15 @@ row = list(csv.reader(open("nan.csv")))[1]
 assert row[2] == "ok" and row[3:9] == ["0", "1", "2", "0", "1", "nan"], row  # class, score (no labels)
 PY
 
+# --labels: a byte order mark, CR LF and blank lines at the end are not part of the names.
+printf '\xef\xbb\xbfL0\r\nL1\r\nL2\r\nL3\r\nL4\r\nL5\r\nL6\r\nL7\r\nL8\r\nL9\r\n\r\n\n' > labels.txt
+"$OMPREDICT" -m "$M" -q -l labels.txt in0.npy in1.npy > lab.csv || fail "--labels with BOM / blank tail: $?"
+"$PY" - <<'PY' || fail "label names: $(cat lab.csv)"
+import csv
+for r in list(csv.reader(open("lab.csv", newline="")))[1:]:
+    assert r[4] == "L" + r[3], r
+PY
+
 # -o or --raw naming an input (under another spelling too) or each other: refused (2), nothing written.
 cp "$P/chelsea.jpg" self.jpg
 "$OMPREDICT" -m "$M" -q -o self.jpg self.jpg 2> self.err; [ $? = 2 ] || fail "-o onto an input: want 2"

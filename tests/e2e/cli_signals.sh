@@ -74,6 +74,10 @@ for fmt in csv tsv jsonl; do
   cmp -s eo.$fmt ef.$fmt || fail "$fmt: resumed output differs"
   grep -q "of them failed" eo.err || fail "$fmt: summary: $(cat eo.err)"
 done
+# A fresh (not --resume) run's complete output removes a stale FILE.partial / RAW.partial.
+head -n 2 full.csv > fresh.csv.partial; : > fresh.npy.partial
+"$OMPREDICT" -m "$M" -q in0.npy -o fresh.csv --raw fresh.npy || fail "fresh run over stale partials"
+[ ! -e fresh.csv.partial ] && [ ! -e fresh.npy.partial ] || fail "stale partials left beside complete outputs"
 # A partial from another input list is refused.
 head -n 3 full.csv > other.csv.partial
 "$OMPREDICT" -m "$M" -q in3.npy in4.npy -o other.csv --resume 2> err; [ $? = 2 ] || fail "foreign partial accepted"
