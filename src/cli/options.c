@@ -94,7 +94,7 @@ static const char help_text[] =
     "     (shorter side resized to round(H*256/224) then center crop), 1 channel -> 'none'\n"
     "  2. the model's metadata \"ompredict.preprocess\"   3. --preset NAME\n"
     "  4. --preprocess SPEC   5. the individual flags below, in command-line order\n"
-    "      --preset NAME       torchvision, inception, caffe, fashion-mnist, none\n"
+    "      --preset NAME       torchvision, inception, caffe, tf, fashion-mnist, none, raw\n"
     "      --preprocess SPEC   key=value,... with keys preset size resize mode interp scale mean std\n"
     "                          order channels layout (mean/std values separated by '/')\n"
     "      --size N|WxH        model input size      --resize N   shorter side before the crop\n"

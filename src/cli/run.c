@@ -345,7 +345,8 @@ static int load_npy(run_ctx *R, const char *path, float *dst, char *err) {
   int ok = off >= 0 && (off == 1 || a.dims[0] == ti->dims[0]);
   for (int d = 1; ok && d < ti->ndim; d++) ok = a.dims[d - off] == ti->dims[d];
   if (!ok) {
-    char got[128] = "", want[128] = "";
+    char got[128] = "()", want[128] = ""; /* () : a 0-d (scalar) array */
+    if (a.ndim > 0) got[0] = 0;
     for (int d = 0; d < a.ndim; d++)
       snprintf(got + strlen(got), sizeof got - strlen(got), "%s%lld", d ? "x" : "", (long long)a.dims[d]);
     for (int d = 0; d < ti->ndim; d++)

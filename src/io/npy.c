@@ -224,7 +224,8 @@ int om_npy_parse(const uint8_t *buf, size_t len, uint64_t max_elems, om_npy *out
   return OM_OK;
 }
 
-int om_npy_read_file(const char *path, uint64_t max_elems, om_npy *out, char *err) {
+/* om_npy_read_file without the path in front of the error */
+static int read_file(const char *path, uint64_t max_elems, om_npy *out, char *err) {
   memset(out, 0, sizeof *out);
   uint8_t *buf;
   size_t len;
@@ -236,6 +237,11 @@ int om_npy_read_file(const char *path, uint64_t max_elems, om_npy *out, char *er
     rc = om_npy_parse(buf, len, max_elems, out, err);
     free(buf);
   }
+  return rc;
+}
+
+int om_npy_read_file(const char *path, uint64_t max_elems, om_npy *out, char *err) {
+  int rc = read_file(path, max_elems, out, err);
   if (rc) om_preferr(err, rc, "%s", path);
   return rc;
 }
@@ -281,7 +287,7 @@ int om_npy_read_file_into(const char *path, float *dst, size_t cap, om_npy *out,
   if (!direct) {
     if (fd >= 0) close(fd);
     om_npy a;
-    int rc = om_npy_read_file(path, 0, &a, err);
+    int rc = read_file(path, 0, &a, err);
     if (rc) return rc;
     size_t n;
     out->ndim = a.ndim;
@@ -295,7 +301,6 @@ int om_npy_read_file_into(const char *path, float *dst, size_t cap, om_npy *out,
   int rc = OM_OK;
   if (count == cap && count && pread_all(fd, dst, count * 4, (off_t)(hstart + hlen)) != 0) {
     rc = om_seterr(err, OM_E_IO, "cannot read: %s", errno ? strerror(errno) : "the file shrank");
-    om_preferr(err, rc, "%s", path);
   }
   close(fd);
   return rc;

@@ -24,7 +24,8 @@ int om_npy_read_file(const char *path, uint64_t max_elems, om_npy *out, char *er
 /* An input tensor read once per image: a float32 ('<f4') file goes straight from the file into dst
  * (one read, no buffer); anything else through om_npy_read_file, then copied. Fills out's shape
  * (out->data stays NULL); dst is filled only when the array holds exactly cap floats, so the caller
- * checks the shape before using it. Errors as om_npy_read_file's. */
+ * checks the shape before using it. Errors as om_npy_read_file's, without the path in front (the
+ * caller's error row names the file already). */
 int om_npy_read_file_into(const char *path, float *dst, size_t cap, om_npy *out, char *err);
 void om_npy_free(om_npy *a);
 
