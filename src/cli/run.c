@@ -1136,8 +1136,6 @@ int om_cli_run(const om_cli *c) {
       goto done;
     }
     out = outf.f;
-  } else if (with_header && fwrite(head.s, 1, head.len, stdout) != head.len) {
-    goto done;
   }
   if (c->raw && !worker && !rawf.f) { /* (a resumed run continues RAW.partial, above) */
     int64_t rd = (int64_t)elems;
@@ -1147,6 +1145,8 @@ int om_cli_run(const om_cli *c) {
       goto done;
     }
   }
+  /* standard output's header after --raw is open: a run refused for --raw prints nothing */
+  if (!worker && !c->output && with_header && fwrite(head.s, 1, head.len, stdout) != head.len) goto done;
 
   /* The loop (threads: chosen before the plan, whose build faults its weights in on them). */
   int team = threads; /* threads the image loop leaves idle help inside the network */

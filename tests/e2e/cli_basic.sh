@@ -257,6 +257,10 @@ mkdir -p sub
 "$OMPREDICT" -m "$M" -q -o same.out --raw same.out in0.npy 2> /dev/null; [ $? = 2 ] || fail "-o = --raw: want 2"
 [ ! -e same.out ] || fail "-o = --raw wrote a file"
 
+# --raw that cannot be created: status 2 and nothing on standard output (not a lone header).
+"$OMPREDICT" -m "$M" -q --raw /no/such/dir/r.npy in0.npy > noraw.out 2> /dev/null; [ $? = 2 ] || fail "--raw uncreatable: want 2"
+[ ! -s noraw.out ] || fail "--raw uncreatable: stdout got $(cat noraw.out)"
+
 # A closed pipe: quick, quiet, status 2.
 for i in $(seq 1 30); do echo in0.npy; done > many.txt
 start=$(date +%s)
