@@ -59,9 +59,13 @@ void om_mask_voc_palette(uint8_t pal[768]) {
   }
 }
 
+/* '%' -> %25, '/' -> %2F and a leading '.' -> %2E (an input "./a.png" or "../a.png" would
+ * otherwise give a hidden file): one-to-one, so distinct inputs never share a mask. */
+static int esc_len(const char *in, const char *p) { return (*p == '/' || *p == '%' || (p == in && *p == '.')) ? 3 : 1; }
+
 int om_mask_path(const char *dir, const char *input, char **out, char *err) {
   size_t n = 0;
-  for (const char *p = input; *p; p++) n += (*p == '/' || *p == '%') ? 3 : 1;
+  for (const char *p = input; *p; p++) n += (size_t)esc_len(input, p);
   n += 4; /* ".png" */
   if (n > 255)
     return om_seterr(err, OM_E_LIMIT, "mask file name for this path would be %zu bytes (limit 255)", n);
@@ -72,9 +76,12 @@ int om_mask_path(const char *dir, const char *input, char **out, char *err) {
   char *q = s + dl;
   *q++ = '/';
   for (const char *p = input; *p; p++) {
-    if (*p == '/') { memcpy(q, "%2F", 3); q += 3; }
-    else if (*p == '%') { memcpy(q, "%25", 3); q += 3; }
-    else *q++ = *p;
+    if (esc_len(input, p) == 1) {
+      *q++ = *p;
+    } else {
+      memcpy(q, *p == '/' ? "%2F" : *p == '%' ? "%25" : "%2E", 3);
+      q += 3;
+    }
   }
   memcpy(q, ".png", 5);
   *out = s;
@@ -131,15 +138,17 @@ int om_mask_write_png(const char *path, const uint8_t *idx, int w, int h, char *
   if (w < 1 || h < 1) return om_seterr(err, OM_E_INVALID, "mask %s: empty size %dx%d", path, w, h);
   const char *slash = strrchr(path, '/');
   size_t dl = slash ? (size_t)(slash - path) + 1 : 0;
-  size_t cap = strlen(path) + 64;
+  size_t cap = dl + 64;
   char *tmp = malloc(cap);
   if (!tmp) return om_seterr(err, OM_E_NOMEM, "out of memory for a mask file name");
-  /* pid + a process-wide counter: two threads writing the same name never share a temp file. */
-  snprintf(tmp, cap, "%.*s.%s.tmp.%ld.%u", (int)dl, path, path + dl, (long)getpid(),
+  /* pid + a process-wide counter: two threads never share a temp file. Not named after the mask,
+   * whose name may already be near the 255-byte limit. */
+  snprintf(tmp, cap, "%.*s.ompredict-mask.tmp.%ld.%u", (int)dl, path, (long)getpid(),
            atomic_fetch_add(&counter, 1u));
   FILE *f = fopen(tmp, "wbx");
   if (!f) {
-    int st = om_seterr(err, OM_E_IO, "mask %s: cannot create %s: %s", path, tmp, strerror(errno));
+    int st = om_seterr(err, OM_E_IO, "mask %s: cannot create a temporary file %s: %s", path, tmp,
+                       strerror(errno));
     free(tmp);
     return st;
   }

@@ -85,6 +85,11 @@ static void test_names(void) {
   free(b);
   CHECK(om_mask_path("d", "/x/..", &a, err) == OM_OK && strcmp(a, "d/%2Fx%2F...png") == 0, "%s", a);
   free(a);
+  /* a leading '.' (inputs "./a.png", "../a.png" from expanding "."): no hidden mask file */
+  CHECK(om_mask_path("d", "./a.png", &a, err) == OM_OK && strcmp(a, "d/%2E%2Fa.png.png") == 0, "%s", a);
+  free(a);
+  CHECK(om_mask_path("d", "..%2E", &a, err) == OM_OK && strcmp(a, "d/%2E.%252E.png") == 0, "%s", a);
+  free(a);
   char longp[300];
   memset(longp, 'x', sizeof longp - 1);
   longp[sizeof longp - 1] = 0;
@@ -93,6 +98,24 @@ static void test_names(void) {
   longp[251] = 0; /* 251 + ".png" = 255: the limit itself is fine */
   CHECK(om_mask_path("d", longp, &a, err) == OM_OK, "255-byte name refused: %s", err);
   free(a);
+}
+
+/* a mask name at the 255-byte limit is written: its temporary file is not named after it */
+static void test_long_name_write(void) {
+  char dir[] = "/tmp/om_test_mask_XXXXXX", err[OM_ERR_LEN], longp[252];
+  if (!mkdtemp(dir)) {
+    CHECK(0, "mkdtemp failed");
+    return;
+  }
+  memset(longp, 'y', sizeof longp - 1);
+  longp[sizeof longp - 1] = 0;
+  char *path = NULL;
+  uint8_t idx[4] = {0, 1, 2, 3};
+  CHECK(om_mask_path(dir, longp, &path, err) == OM_OK, "%s", err);
+  CHECK(path && om_mask_write_png(path, idx, 2, 2, err) == OM_OK, "255-byte mask name not written: %s", err);
+  if (path) unlink(path);
+  free(path);
+  rmdir(dir);
 }
 
 static void test_png_roundtrip(void) {
@@ -130,6 +153,7 @@ int main(void) {
   test_resize();
   test_palette();
   test_names();
+  test_long_name_write();
   test_png_roundtrip();
   if (failures) fprintf(stderr, "test_mask: %d failures\n", failures);
   else printf("test_mask: ok\n");
