@@ -4,6 +4,7 @@
  * (cli/mpi.h) rank 0 hands out chunks and writes, the other ranks compute. Decides the exit status. */
 #include "cli/run.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <omp.h>
@@ -361,7 +362,13 @@ static int predict_one(run_ctx *R, thread_ctx *t, const char *path, char *err) {
   struct stat st;
   if (stat(path, &st) != 0) return om_seterr(err, OM_E_IO, "%s", strerror(errno));
   /* Refused before opening: opening a FIFO would block. */
-  if (S_ISDIR(st.st_mode)) return om_seterr(err, OM_E_IO, "is a directory");
+  if (S_ISDIR(st.st_mode)) {
+    /* a directory the expansion could not read became an input of its own: say why */
+    DIR *d = opendir(path);
+    if (!d) return om_seterr(err, OM_E_IO, "cannot read directory: %s", strerror(errno));
+    closedir(d);
+    return om_seterr(err, OM_E_IO, "is a directory");
+  }
   if (!S_ISREG(st.st_mode)) return om_seterr(err, OM_E_IO, "not a regular file");
   float *in = om_workspace_input(t->ws, 0);
   int s, ow = R->mask_w, oh = R->mask_h; /* mask size: the image's (an .npy input: the result's) */

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -294,25 +295,99 @@ static int pbuf_set(pbuf *b, size_t len, const char *add, size_t n) {
 
 static const char *dir_name(const pbuf *b) { return b->len ? b->s : "."; }
 
-/* Sorted names of a directory's entries (without . and ..), in one arena. Unreadable directory:
- * empty list (the caller warns). */
-static int list_dir(const char *path, om_inputs *names, int *err_no) {
-  DIR *d = opendir(path);
-  *err_no = 0;
-  if (!d) {
-    *err_no = errno;
+/* ---- directory listing and entry kinds ---- */
+
+enum { K_GONE, K_DIR, K_FILE, K_DANGLING, K_UNKNOWN };
+
+/* What name (relative to the directory fd dfd, or AT_FDCWD) is: K_DIR / K_FILE after following
+ * links; K_DANGLING a link whose target cannot be reached; K_GONE absent (removed meanwhile, or a
+ * literal glob component that does not exist); K_UNKNOWN could not be looked at (*en: why). Relative
+ * to the parent's fd, entries are classified even where the full path exceeds PATH_MAX. */
+static int classify(int dfd, const char *name, struct stat *st, int *en) {
+  if (fstatat(dfd, name, st, 0) == 0) return S_ISDIR(st->st_mode) ? K_DIR : K_FILE;
+  *en = errno;
+  struct stat lst;
+  if (fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) == 0) return K_DANGLING;
+  if (errno == ENOENT || errno == ENOTDIR) return K_GONE;
+  *en = errno;
+  return K_UNKNOWN;
+}
+
+/* An open directory and its entry names (without . and .., in readdir order), each name prefixed
+ * with one byte from d_type: 'd' a directory, '?' a link or unknown (may be one), 'f' anything else.
+ * err_no: why opendir or readdir failed (0: the listing is complete). d stays open so the entries
+ * can be classified relative to it. */
+typedef struct {
+  DIR *d;
+  om_inputs names;
+  int err_no;
+} listing;
+
+static int listing_open(listing *l, const char *path) {
+  om_inputs_init(&l->names);
+  l->err_no = 0;
+  l->d = opendir(path);
+  if (!l->d) {
+    l->err_no = errno;
     return 0;
   }
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    if (om_inputs_push(names, e->d_name, NULL) != OM_OK) {
-      closedir(d);
-      return -1;
+  char buf[1 + sizeof ((struct dirent *)0)->d_name];
+  for (;;) {
+    errno = 0;
+    struct dirent *e = readdir(l->d);
+    if (!e) {
+      l->err_no = errno; /* 0 at the end; EIO and the like mid-way: the listing is partial */
+      return 0;
     }
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    size_t n = strlen(e->d_name);
+    buf[0] = e->d_type == DT_DIR ? 'd' : (e->d_type == DT_LNK || e->d_type == DT_UNKNOWN) ? '?' : 'f';
+    memcpy(buf + 1, e->d_name, n);
+    if (push_n(&l->names, buf, n + 1, NULL) != OM_OK) return -1;
   }
-  closedir(d);
-  return 0;
+}
+
+static void listing_close(listing *l) {
+  if (l->d) closedir(l->d);
+  om_inputs_free(&l->names);
+}
+
+/* ---- walks (-r and glob patterns) ---- */
+
+/* Directories still to visit, as a stack of (path, pattern offset) in one arena. Walks are
+ * iterative so that no tree depth can overflow the C stack; children are pushed in reverse listing
+ * order, so they are visited in the order a recursive walk would take (the symlink-loop cut keeps
+ * the same path). */
+typedef struct {
+  om_inputs paths;
+  size_t *comp, ccap; /* comp[i]: offset in the pattern of what is left to match below path i */
+} todo_stack;
+
+static int todo_push(todo_stack *t, const pbuf *path, size_t comp, char *err) {
+  int st = push_n(&t->paths, path->s, path->len, err);
+  if (st != OM_OK) return st;
+  if (t->ccap < t->paths.ncap) { /* ncap * sizeof(size_t) was checked by push_n */
+    size_t *c = realloc(t->comp, t->paths.ncap * sizeof *c);
+    if (!c) {
+      t->paths.len = t->paths.off[--t->paths.n];
+      return om_seterr(err, OM_E_NOMEM, "out of memory walking directories");
+    }
+    t->comp = c;
+    t->ccap = t->paths.ncap;
+  }
+  t->comp[t->paths.n - 1] = comp;
+  return OM_OK;
+}
+
+/* Pops the top entry into path: 1, 0 when the stack is empty, -1 out of memory. */
+static int todo_pop(todo_stack *t, pbuf *path, size_t *comp) {
+  if (t->paths.n == 0) return 0;
+  size_t i = t->paths.n - 1;
+  if (pbuf_set(path, 0, om_inputs_get(&t->paths, i), t->paths.len - t->paths.off[i] - 1)) return -1;
+  *comp = t->comp[i];
+  t->paths.n = i;
+  t->paths.len = t->paths.off[i];
+  return 1;
 }
 
 typedef struct {
@@ -320,54 +395,108 @@ typedef struct {
   const om_inputs_opts *o;
   dir_set seen;
   pbuf path;
+  todo_stack todo;
+  size_t root_len; /* -r: output paths are relative, after these bytes ("DIR/") */
   char *err;
   int status;
 } walk_ctx;
 
+/* Pops the next directory to visit into c->path: 0 when done (or something fatal happened). */
+static int walk_next(walk_ctx *c, size_t *comp) {
+  if (c->status != OM_OK) return 0;
+  int r = todo_pop(&c->todo, &c->path, comp);
+  if (r < 0) c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory for a path");
+  return r > 0;
+}
+
+/* fmt takes two strings; a long first one (a path) keeps its start and end, so that the reason
+ * after it still fits in the message. */
 static void warnf(const om_inputs_opts *o, const char *fmt, const char *a, const char *b) {
   if (!o || !o->warn) return;
-  char msg[OM_ERR_LEN];
+  char msg[OM_ERR_LEN], shortened[OM_ERR_LEN / 2];
+  size_t n = strlen(a), keep = sizeof shortened / 2 - 3;
+  if (n >= sizeof shortened) {
+    snprintf(shortened, sizeof shortened, "%.*s...%s", (int)keep, a, a + n - keep);
+    a = shortened;
+  }
   snprintf(msg, sizeof msg, fmt, a, b);
   o->warn(o->warn_ctx, msg);
 }
 
-/* Recursive directory walk collecting paths relative to the root (path buffer holds root/rel). */
-static void walk_dir(walk_ctx *c, size_t root_len) {
-  om_inputs names;
-  om_inputs_init(&names);
-  int en;
-  if (list_dir(dir_name(&c->path), &names, &en) < 0) {
-    c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory listing %s", dir_name(&c->path));
+/* Adds c->path to the results: relative to the root for -r (the root itself is ""), else as is
+ * ("." for the current directory of a pattern such as "*.png"). */
+static void emit(walk_ctx *c) {
+  const char *p = !c->root_len ? dir_name(&c->path)
+                  : c->path.len >= c->root_len ? c->path.s + c->root_len : "";
+  c->status = om_inputs_push(c->out, p, c->err);
+}
+
+/* c->path could not be listed or looked at: it becomes an input of its own, whose error row (the
+ * runner cannot read it either) keeps the failure visible in the results and the exit status, as a
+ * dangling link does; the warning says why. A directory that cannot be read stands for all the
+ * files below it, which would otherwise be lost without a trace. */
+static void emit_unreadable(walk_ctx *c, const char *fmt, int en) {
+  warnf(c->o, fmt, dir_name(&c->path), strerror(en));
+  emit(c);
+}
+
+static int walk_oom(walk_ctx *c) {
+  return c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory walking directories");
+}
+
+/* Before listing the directory c->path: records it in the loop check under tag. 1 to walk it
+ * (first visit); 0 when seen before, gone meanwhile, or not even stat-able (then an input). */
+static int dir_enter(walk_ctx *c, long tag) {
+  struct stat st;
+  if (stat(dir_name(&c->path), &st) != 0) {
+    if (errno != ENOENT && errno != ENOTDIR) emit_unreadable(c, "cannot read directory %s: %s", errno);
+    return 0;
+  }
+  int r = dir_set_add(&c->seen, &st, tag);
+  if (r < 0) walk_oom(c);
+  return r == 1;
+}
+
+/* One directory of a DIR input (c->path): image files to c->out, subdirectories (with -r) to the
+ * stack; what cannot be read becomes an input (see emit_unreadable). */
+static void walk_one(walk_ctx *c) {
+  if (!dir_enter(c, -1)) return;
+  listing l;
+  if (listing_open(&l, dir_name(&c->path)) < 0) {
+    walk_oom(c);
     goto done;
   }
-  if (en) warnf(c->o, "cannot read directory %s: %s", dir_name(&c->path), strerror(en));
+  if (l.err_no) emit_unreadable(c, "cannot read directory %s: %s", l.err_no);
+  int rec = c->o && c->o->recursive;
   size_t base = c->path.len;
-  for (size_t i = 0; i < names.n && c->status == OM_OK; i++) {
-    const char *nm = om_inputs_get(&names, i);
+  for (size_t i = l.names.n; i-- > 0 && l.d && c->status == OM_OK;) {
+    const char *nm = om_inputs_get(&l.names, i);
+    char type = *nm++;
     if (nm[0] == '.') continue; /* hidden files, and our own ".name.tmp.pid" outputs */
     if (pbuf_set(&c->path, base, nm, strlen(nm))) {
-      c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory for a path");
+      walk_oom(c);
       break;
     }
     struct stat st;
-    if (stat(c->path.s, &st) != 0) {
-      struct stat lst;
-      if (lstat(c->path.s, &lst) == 0 && om_is_image_name(nm)) /* dangling symlink: error row later */
-        c->status = om_inputs_push(c->out, c->path.s + root_len, c->err);
-      continue;
-    }
-    if (S_ISDIR(st.st_mode)) {
-      if (!c->o || !c->o->recursive) continue;
-      int r = dir_set_add(&c->seen, &st, -1);
-      if (r < 0) c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory walking directories");
-      if (r == 1) walk_dir(c, root_len);
-    } else if (om_is_image_name(nm)) {
-      c->status = om_inputs_push(c->out, c->path.s + root_len, c->err);
+    int en = 0, k = classify(dirfd(l.d), nm, &st, &en);
+    if (k == K_DIR) {
+      if (rec) c->status = todo_push(&c->todo, &c->path, 0, c->err);
+    } else if (k == K_FILE || k == K_DANGLING) { /* dangling: an error row later */
+      if (om_is_image_name(nm)) emit(c);
+    } else if (k == K_UNKNOWN && (om_is_image_name(nm) || (rec && type != 'f'))) {
+      emit_unreadable(c, "cannot stat %s: %s", en);
     }
   }
   pbuf_set(&c->path, base, NULL, 0);
 done:
-  om_inputs_free(&names);
+  listing_close(&l);
+}
+
+static void walk_free(walk_ctx *c) {
+  free(c->path.s);
+  free(c->seen.k);
+  om_inputs_free(&c->todo.paths);
+  free(c->todo.comp);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -407,125 +536,129 @@ static int add_dir(om_inputs *in, const char *dir, const om_inputs_opts *o, char
   c.o = o;
   c.err = err;
   c.status = OM_OK;
-  struct stat st;
-  if (pbuf_set(&c.path, 0, dir, strlen(dir)) || pbuf_set(&c.path, c.path.len, NULL, 0)) {
+  if (pbuf_set(&c.path, 0, dir, strlen(dir))) {
     c.status = om_seterr(err, OM_E_NOMEM, "out of memory for a path");
   } else {
-    if (stat(dir, &st) == 0 && dir_set_add(&c.seen, &st, -1) < 0)
-      c.status = om_seterr(err, OM_E_NOMEM, "out of memory walking directories");
-    /* Relative paths start after "dir/" (or after "dir" when it already ends in '/'). */
-    size_t root_len = c.path.len + (c.path.len && c.path.s[c.path.len - 1] != '/');
-    if (c.status == OM_OK) walk_dir(&c, root_len);
+    /* Relative paths start after "dir/" (or after "dir" when it already ends in '/'); the
+     * directory itself, when unreadable, is the relative path "" (it sorts first). */
+    c.root_len = c.path.len + (c.path.len && c.path.s[c.path.len - 1] != '/');
+    c.status = todo_push(&c.todo, &c.path, 0, err);
+    size_t comp;
+    while (walk_next(&c, &comp)) walk_one(&c);
   }
   if (c.status == OM_OK) c.status = append_sorted(in, &tmp, dir, 0, err);
-  free(c.path.s);
-  free(c.seen.k);
+  walk_free(&c);
   om_inputs_free(&tmp);
   return c.status;
 }
 
 /* ---- glob expansion ---- */
 
-typedef struct {
-  walk_ctx w;
-  const char *pat;   /* the pattern after its root ("/" stripped) */
-} glob_ctx;
+static int is_literal(const char *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i] == '*' || p[i] == '?' || p[i] == '[') return 0;
+  return 1;
+}
 
-static void glob_rec(glob_ctx *g, const char *comp) {
-  walk_ctx *c = &g->w;
-  if (c->status != OM_OK) return;
-  size_t base = c->path.len;
-  if (!*comp) { /* all components consumed: a match if it is not a directory */
-    struct stat st, lst;
-    if (stat(c->path.s, &st) == 0 ? !S_ISDIR(st.st_mode) : lstat(c->path.s, &lst) == 0)
-      c->status = om_inputs_push(c->out, c->path.s, c->err);
-    return;
-  }
-  size_t cl = comp_len(comp);
-  const char *rest = comp[cl] ? comp + cl + 1 : comp + cl;
+/* One stack entry of a pattern walk: c->path is an existing directory (or "" for the current
+ * one) and pat + comp the pattern components still to match below it. Matches (non-directories)
+ * go to c->out, directories to visit to the stack. */
+static void glob_one(walk_ctx *c, const char *pat, size_t comp_off) {
+  const char *comp = pat + comp_off;
+  while (*comp == '/') comp++; /* repeated '/' */
+  if (!*comp) return;          /* "dir/": entries reach here only through a directory */
+  size_t cl = comp_len(comp), base = c->path.len;
+  const char *rest = comp + cl;
   while (*rest == '/') rest++;
-  if (cl == 0) { /* repeated '/' */
-    glob_rec(g, rest);
-    return;
-  }
-  char lit[4096];
-  int literal = 1;
-  for (size_t i = 0; i < cl; i++)
-    if (comp[i] == '*' || comp[i] == '?' || comp[i] == '[') literal = 0;
-  if (literal && cl < sizeof lit) {
-    /* Literal component (backslash escapes removed): no directory listing needed. */
-    size_t n = 0;
-    for (size_t i = 0; i < cl; i++) {
-      if (comp[i] == '\\' && i + 1 < cl) i++;
-      lit[n++] = comp[i];
-    }
-    if (pbuf_set(&c->path, base, lit, n)) {
-      c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory for a path");
+  struct stat st;
+  int en = 0;
+  if (is_literal(comp, cl)) {
+    /* No listing needed: the component with its backslash escapes removed. */
+    if (pbuf_set(&c->path, base, comp, cl)) {
+      walk_oom(c);
       return;
     }
-    struct stat st;
-    if (*rest == 0 || (stat(c->path.s, &st) == 0 && S_ISDIR(st.st_mode))) glob_rec(g, rest);
+    size_t j = c->path.len - cl;
+    for (size_t i = j; i < c->path.len; i++) {
+      if (c->path.s[i] == '\\' && i + 1 < c->path.len) i++;
+      c->path.s[j++] = c->path.s[i];
+    }
+    c->path.len = j;
+    c->path.s[j] = 0;
+    int k = classify(AT_FDCWD, c->path.s, &st, &en);
+    if (k == K_UNKNOWN) /* e.g. in a directory we may not search: whether it matches is unknown */
+      emit_unreadable(c, "cannot stat %s: %s", en);
+    else if (!*rest && (k == K_FILE || k == K_DANGLING))
+      emit(c);
+    else if (*rest && k == K_DIR)
+      c->status = todo_push(&c->todo, &c->path, (size_t)(rest - pat), c->err);
     pbuf_set(&c->path, base, NULL, 0);
     return;
   }
   int dstar = is_dstar(comp, cl);
-  if (dstar) {
-    struct stat st;
-    if (stat(dir_name(&c->path), &st) != 0) return;
-    /* Tag the visit with the component's position: each (directory, **) pair is walked once,
-     * which stops symlink loops and the duplicate routes of "** / **". */
-    int r = dir_set_add(&c->seen, &st, (long)(comp - g->pat));
-    if (r < 0) c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory walking directories");
-    if (r != 1) return;
-    glob_rec(g, rest); /* zero directories */
+  /* Tag the visit with the component's position: each (directory, **) pair is walked once,
+   * which stops symlink loops and the duplicate routes of "** / **". */
+  if (dstar && !dir_enter(c, (long)(comp - pat))) return;
+  listing l;
+  if (listing_open(&l, dir_name(&c->path)) < 0) {
+    walk_oom(c);
+    goto done;
   }
-  om_inputs names;
-  om_inputs_init(&names);
-  int en;
-  if (list_dir(dir_name(&c->path), &names, &en) < 0)
-    c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory listing %s", dir_name(&c->path));
-  for (size_t i = 0; i < names.n && c->status == OM_OK; i++) {
-    const char *nm = om_inputs_get(&names, i);
+  if (l.err_no) emit_unreadable(c, "cannot read directory %s: %s", l.err_no);
+  /* Unlistable: reported as a whole (above), so not also through the zero-directory route. */
+  if (!l.d) goto done;
+  for (size_t i = l.names.n; i-- > 0 && c->status == OM_OK;) {
+    const char *nm = om_inputs_get(&l.names, i);
+    char type = *nm++;
     if (dstar ? nm[0] == '.' : !comp_match(comp, cl, nm, strlen(nm))) continue;
     if (pbuf_set(&c->path, base, nm, strlen(nm))) {
-      c->status = om_seterr(c->err, OM_E_NOMEM, "out of memory for a path");
+      walk_oom(c);
       break;
     }
-    struct stat st;
-    int isdir = stat(c->path.s, &st) == 0 && S_ISDIR(st.st_mode);
-    if (dstar) {
-      if (isdir) glob_rec(g, comp);
-    } else if (*rest == 0 || isdir) {
-      glob_rec(g, rest);
+    int k = classify(dirfd(l.d), nm, &st, &en);
+    /* The entry is matched here when no component is left, or when a trailing "**" takes every
+     * file below; otherwise a directory goes on the stack (with the same "**" or the rest). */
+    int last = !*rest;
+    if (k == K_DIR) {
+      if (dstar || !last)
+        c->status = todo_push(&c->todo, &c->path, (size_t)((dstar ? comp : rest) - pat), c->err);
+    } else if (k == K_FILE || k == K_DANGLING) {
+      if (last) emit(c);
+    } else if (k == K_UNKNOWN && (last || type != 'f')) {
+      emit_unreadable(c, "cannot stat %s: %s", en);
     }
   }
   pbuf_set(&c->path, base, NULL, 0);
-  om_inputs_free(&names);
+  /* "**" matching no directory: the rest from here; pushed last, so visited first. */
+  if (dstar && *rest && c->status == OM_OK)
+    c->status = todo_push(&c->todo, &c->path, (size_t)(rest - pat), c->err);
+done:
+  listing_close(&l);
 }
 
 static int add_glob(om_inputs *in, const char *pat, const om_inputs_opts *o, char *err) {
-  glob_ctx g = {0};
+  walk_ctx c = {0};
   om_inputs tmp;
   om_inputs_init(&tmp);
-  g.w.out = &tmp;
-  g.w.o = o;
-  g.w.err = err;
-  g.w.status = OM_OK;
-  const char *p = pat;
+  c.out = &tmp;
+  c.o = o;
+  c.err = err;
+  c.status = OM_OK;
   size_t root = 0;
-  while (p[root] == '/') root++;
-  g.pat = p + root;
-  if (pbuf_set(&g.w.path, 0, root ? "/" : "", root ? 1 : 0))
-    g.w.status = om_seterr(err, OM_E_NOMEM, "out of memory for a path");
+  while (pat[root] == '/') root++;
+  const char *rel = pat + root; /* the pattern after its root ("/" stripped) */
+  if (pbuf_set(&c.path, 0, "/", root ? 1 : 0))
+    c.status = om_seterr(err, OM_E_NOMEM, "out of memory for a path");
   else
-    glob_rec(&g, g.pat);
+    c.status = todo_push(&c.todo, &c.path, 0, err);
+  size_t comp;
+  while (walk_next(&c, &comp)) glob_one(&c, rel, comp);
   size_t before = in->n;
-  if (g.w.status == OM_OK) g.w.status = append_sorted(in, &tmp, NULL, 1, err);
-  if (g.w.status == OM_OK && in->n == before) warnf(o, "%s: pattern matched no files%s", pat, "");
-  free(g.w.path.s);
-  free(g.w.seen.k);
+  if (c.status == OM_OK) c.status = append_sorted(in, &tmp, NULL, 1, err);
+  if (c.status == OM_OK && in->n == before) warnf(o, "%s: pattern matched no files%s", pat, "");
+  walk_free(&c);
   om_inputs_free(&tmp);
-  return g.w.status;
+  return c.status;
 }
 
 /* ---- lists ---- */

@@ -8,12 +8,17 @@
  *     dangling symlinks with an image extension are kept (they fail later with an error row);
  *   - a path that does not exist but contains * ? or [: a glob pattern expanded by om_glob_match
  *     (not glob(3)): * ? [...] [!...] within one component, ** as a whole component for any number
- *     of directories; wildcards do not match a leading '.'; only non-directories are listed; the
- *     matches of one pattern are sorted byte-wise. No match: a warning through the callback and
- *     no inputs from it (not an error);
+ *     of directories (a trailing ** for every file below); wildcards do not match a leading '.';
+ *     only non-directories are listed; the matches of one pattern are sorted byte-wise. No match:
+ *     a warning through the callback and no inputs from it (not an error);
  *   - @FILE: one path per line ("\n" or "\r\n"), empty lines skipped, lines taken literally;
  *   - "-": the same from standard input;
  *   - any other path that does not exist: itself (it becomes an error row, not a fatal error).
+ * Nothing met while expanding a directory or a pattern is dropped silently: a directory that
+ * cannot be listed (no permission, a read error, a path longer than PATH_MAX) is kept as an input
+ * of its own, and so is an entry that cannot be stat'ed, or a file whose path is longer than
+ * PATH_MAX; each fails later with an error row, and a warning through the callback says why. The
+ * walks are iterative (heap stack), so no tree depth can overflow the C stack.
  * Duplicates are kept. Paths live in one growing string arena (no malloc per path). */
 #ifndef OM_INPUTS_H
 #define OM_INPUTS_H
@@ -32,7 +37,8 @@ typedef struct om_inputs {
 typedef struct om_inputs_opts {
   int recursive;
   FILE *stdin_file;              /* for "-"; NULL: stdin */
-  void (*warn)(void *ctx, const char *msg);  /* non-fatal notes ("pattern matched no files") */
+  void (*warn)(void *ctx, const char *msg);  /* non-fatal notes ("pattern matched no files",
+                                                "cannot read directory D: Permission denied") */
   void *warn_ctx;
 } om_inputs_opts;
 

@@ -1,6 +1,11 @@
 /* test_inputs.c: input expansion: the glob matcher (classes, ranges, negation, **, leading dots),
- * directory listing and recursion order, symlink loops, dangling links, @lists, missing paths.
+ * directory listing and recursion order, symlink loops, dangling links, @lists, missing paths,
+ * a trailing "**", trees deeper than PATH_MAX and paths longer than it (they become inputs whose
+ * rows fail, never a crash or a silent loss), unreadable directories (when not run as root).
  * Trees are built in a mkdtemp directory; expected lists are written out by hand. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +63,48 @@ static void expect(const char *const *args, int recursive, const char *want, int
     expect(a_, rec, want, __LINE__);                            \
   } while (0)
 
+/* Expands one argument into in (initialised here); 0 if the expansion failed. */
+static int expand(om_inputs *in, const char *arg, int recursive) {
+  om_inputs_init(in);
+  om_inputs_opts o = {recursive, NULL, warn, NULL};
+  char err[OM_ERR_LEN];
+  if (om_inputs_add(in, arg, &o, err) == OM_OK) return 1;
+  fprintf(stderr, "add %s: %s\n", arg, err);
+  return 0;
+}
+
+/* Creates name in dfd, then n directories "sub" nested in it, each below the previous one, with
+ * an empty file leaf_file in the level leaf_at (if n >= leaf_at >= 1). Works through directory fds, so
+ * the tree may be deeper than PATH_MAX allows. 0 on failure. */
+static int make_chain(int dfd, const char *name, const char *sub, int n, int leaf_at,
+                      const char *leaf_file) {
+  if (mkdirat(dfd, name, 0777) != 0) return 0;
+  int cur = openat(dfd, name, O_RDONLY | O_DIRECTORY);
+  for (int i = 1; cur >= 0 && i <= n; i++) {
+    int next = mkdirat(cur, sub, 0777) == 0 ? openat(cur, sub, O_RDONLY | O_DIRECTORY) : -1;
+    close(cur);
+    cur = next;
+    if (cur >= 0 && i == leaf_at) {
+      int f = openat(cur, leaf_file, O_WRONLY | O_CREAT, 0644);
+      if (f < 0) break;
+      close(f);
+    }
+  }
+  if (cur < 0) return 0;
+  close(cur);
+  return 1;
+}
+
+/* "name/sub/sub/..." with n subs. */
+static char *chain_path(const char *name, const char *sub, int n) {
+  size_t sl = strlen(sub), len = strlen(name) + (size_t)n * (sl + 1);
+  char *p = malloc(len + 1), *q = p;
+  if (!p) return NULL;
+  q += sprintf(q, "%s", name);
+  for (int i = 0; i < n; i++) q += sprintf(q, "/%s", sub);
+  return p;
+}
+
 int main(void) {
   /* The matcher alone. */
   CHECK(om_glob_match("*.jpg", "a.jpg"));
@@ -107,7 +154,7 @@ int main(void) {
   touch("d/sub/deep/e.gif");
   touch("d/B/x.bmp");
   touch("d/a.png.dir"); /* not an image extension */
-  CHECK(symlink("../d", "d/sub/loop") == 0);      /* symlink loop */
+  CHECK(symlink("../../d", "d/sub/loop") == 0);   /* symlink loop: d/sub/loop is d */
   CHECK(symlink("nowhere.png", "d/dangling.png") == 0);
 
   /* Directory: image names only, strcmp order (uppercase first), hidden skipped. */
@@ -136,6 +183,101 @@ int main(void) {
     snprintf(pat, sizeof pat, "%s/d/sub/*.png", root);
     snprintf(want, sizeof want, "%s/d/sub/c.png", root);
     EXPECT(0, want, pat);
+  }
+  /* A trailing "**" takes every non-hidden file below (directories are never listed), the same
+   * list as a "**" component followed by "*", like bash's globstar; it used to match nothing. */
+  EXPECT(0,
+         "d/B/x.bmp|d/Z.jpeg|d/a.JPG|d/a.png.dir|d/b.png|d/dangling.png|d/notes.txt|d/sub/c.png|"
+         "d/sub/deep/e.gif",
+         "d/**");
+  EXPECT(0, "d/sub/deep/e.gif", "d/*/deep/**");
+  {
+    static const char *const pats[][2] = {{"d/**", "d/**/*"}, {"d/sub/**", "d/sub/**/*"},
+                                          {"d/s*/**", "d/s*/**/*"}, {"d//**", "d/**/*"}};
+    for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++) {
+      om_inputs a, b;
+      int ok = expand(&a, pats[p][0], 0) & expand(&b, pats[p][1], 0);
+      CHECK(ok && a.n == b.n && a.n > 0);
+      for (size_t i = 0; ok && i < a.n && i < b.n; i++) {
+        CHECK(strcmp(om_inputs_get(&a, i), om_inputs_get(&b, i)) == 0);
+        CHECK(om_glob_match("d/**", om_inputs_get(&a, i))); /* the matcher agrees with the walk */
+      }
+      om_inputs_free(&a);
+      om_inputs_free(&b);
+    }
+  }
+  /* A tree 2500 levels deep ("deep/n/n/..."): the pattern walk used to recurse with a 4 KiB buffer
+   * per level and overflowed the stack (SIGSEGV). Now nothing below the limit is lost (x.png at
+   * level 10) and the first directory whose path is too long to open becomes an input of its own
+   * (its row fails with "File name too long"), for "**" patterns and for -r alike. */
+  {
+    int top = open(".", O_RDONLY | O_DIRECTORY);
+    CHECK(top >= 0 && make_chain(top, "deep", "n", 2500, 10, "x.png"));
+    if (top >= 0) close(top);
+    char *x = chain_path("deep", "n", 10), *cut = chain_path("deep", "n", (PATH_MAX - 4 + 1) / 2);
+    const char *const args[] = {"deep/**/*.png", "deep/**", "deep"};
+    for (int a = 0; a < 3 && x && cut; a++) {
+      om_inputs in;
+      nwarn = 0;
+      CHECK(expand(&in, args[a], a == 2) && in.n == 2);
+      if (in.n == 2) {
+        struct stat st;
+        CHECK(strcmp(om_inputs_get(&in, 0), cut) == 0 && strlen(cut) >= PATH_MAX);
+        CHECK(stat(om_inputs_get(&in, 0), &st) != 0 && errno == ENAMETOOLONG);
+        CHECK(strncmp(om_inputs_get(&in, 1), x, strlen(x)) == 0 &&
+              strcmp(om_inputs_get(&in, 1) + strlen(x), "/x.png") == 0);
+        CHECK(nwarn == 1); /* "cannot read directory deep/n/...: File name too long" */
+      }
+      om_inputs_free(&in);
+    }
+    free(x);
+    free(cut);
+  }
+  /* A file whose path is longer than PATH_MAX, in a directory whose own path is not: -r and
+   * "**" used to skip it without a word (stat by full path failed); now it is an input whose row
+   * fails with "File name too long". 20 levels of 200-byte names: the directory is 4024 bytes. */
+  {
+    char sub[201], leaf[256];
+    memset(sub, 's', 200);
+    sub[200] = 0;
+    memset(leaf, 'f', 251);
+    strcpy(leaf + 251, ".png");
+    int top = open(".", O_RDONLY | O_DIRECTORY);
+    CHECK(top >= 0 && make_chain(top, "long", sub, 20, 20, leaf));
+    if (top >= 0) close(top);
+    char *dir = chain_path("long", sub, 20);
+    CHECK(dir && strlen(dir) < PATH_MAX && strlen(dir) + 1 + strlen(leaf) >= PATH_MAX);
+    const char *const args[] = {"long", "long/**/*.png", "long/**", dir};
+    for (int a = 0; a < 4 && dir; a++) {
+      om_inputs in;
+      CHECK(expand(&in, args[a], a == 0) && in.n == 1);
+      if (in.n == 1) {
+        const char *p = om_inputs_get(&in, 0);
+        CHECK(strncmp(p, dir, strlen(dir)) == 0 && p[strlen(dir)] == '/' &&
+              strcmp(p + strlen(dir) + 1, leaf) == 0);
+      }
+      om_inputs_free(&in);
+    }
+    free(dir);
+  }
+  /* Unreadable directories become inputs (their rows fail) instead of vanishing. Root reads
+   * everything, so this part runs only as another user (tests/e2e/hostile_io.sh covers it as
+   * nobody). */
+  if (geteuid() != 0) {
+    mkdir("p", 0777);
+    mkdir("p/locked", 0777);
+    touch("p/ok.png");
+    touch("p/locked/x.png");
+    chmod("p/locked", 0);
+    nwarn = 0;
+    EXPECT(1, "p/locked|p/ok.png", "p");
+    EXPECT(0, "p/locked|p/ok.png", "p/**/*.png");
+    EXPECT(0, "p/locked/x.png", "p/*/x.png");
+    EXPECT(0, "p/locked", "p/locked");
+    CHECK(nwarn == 4);
+    chmod("p/locked", 0755);
+  } else {
+    fprintf(stderr, "note: running as root: unreadable-directory cases left to hostile_io.sh\n");
   }
   /* @list: CRLF and LF, empty lines skipped, lines literal (no glob, no directory expansion). */
   {
