@@ -1,6 +1,6 @@
 /* decode.c: om_image_decode entry points: sniffs the format from the first bytes, dispatches to
- * libjpeg-turbo, libpng or stb_image, and owns the shared helpers (header size limit, allocation,
- * Pillow-compatible channel conversion). */
+ * libjpeg-turbo, libpng, our Netpbm reader or stb_image, and owns the shared helpers (header size
+ * limit, allocation, Pillow-compatible channel conversion). */
 #include "image/image_internal.h"
 
 #include <ctype.h>
@@ -28,12 +28,13 @@ int om_image_check_dims(const char *format, uint64_t w, uint64_t h, const om_dec
   /* w, h come from 32-bit header fields, so the product fits in 64 bits. */
   uint64_t px = w * h;
   if (px > lim || w > (uint64_t)1 << 30 || h > (uint64_t)1 << 30)
-    return om_seterr(err, OM_E_LIMIT,
-                     "image is %llux%llu (%llu megapixels), over the limit of %llu megapixels "
-                     "(--max-pixels)",
-                     (unsigned long long)w, (unsigned long long)h,
-                     (unsigned long long)((px + 500000) / 1000000),
-                     (unsigned long long)(lim / 1000000));
+    return lim >= 1000000
+               ? om_seterr(err, OM_E_LIMIT, "image is %llux%llu (%.6g megapixels), over the limit of %.6g "
+                           "megapixels (--max-pixels)", (unsigned long long)w, (unsigned long long)h,
+                           (double)px / 1e6, (double)lim / 1e6)
+               : om_seterr(err, OM_E_LIMIT, "image is %llux%llu (%llu pixels), over the limit of %llu pixels "
+                           "(--max-pixels)", (unsigned long long)w, (unsigned long long)h,
+                           (unsigned long long)px, (unsigned long long)lim);
   return OM_OK;
 }
 
@@ -123,7 +124,10 @@ static const char *sniff(const uint8_t *b, size_t len) {
   if (starts(b, len, "BM", 2)) return "bmp";
   if (starts(b, len, "8BPS", 4)) return "psd";
   if (starts(b, len, "#?RADIANCE\n", 11) || starts(b, len, "#?RGBE\n", 7)) return "hdr";
-  if (len >= 2 && b[0] == 'P' && (b[1] == '5' || b[1] == '6')) return "pnm";
+  /* Netpbm P1..P6: the magic number must end at whitespace, so text starting "P1:" is not one. */
+  if (len >= 3 && b[0] == 'P' && b[1] >= '1' && b[1] <= '6' &&
+      (b[2] == ' ' || (b[2] >= '\t' && b[2] <= '\r')))
+    return "pnm";
   if (starts(b, len, "S\x80\xf6\x34", 4)) return "pic";
   return NULL;
 }
@@ -146,6 +150,8 @@ int om_image_decode(const uint8_t *buf, size_t len, const om_decode_opts *o, om_
     rc = om_decode_jpeg(buf, len, o, out, err);
   else if (fmt && !o->force_stb && strcmp(fmt, "png") == 0)
     rc = om_decode_png(buf, len, o, out, err);
+  else if (fmt && strcmp(fmt, "pnm") == 0) /* stb is built without PNM */
+    rc = om_decode_pnm(buf, len, o, out, err);
   else
     rc = om_decode_stb(buf, len, o, fmt, out, err);
   if (rc == OM_E_UNSUPPORTED && !fmt) {

@@ -5,8 +5,9 @@
  *                                   if asked) --om_preprocess--> float tensor (C x H x W)
  *
  * Decoders: libjpeg-turbo for JPEG (islow DCT, fancy upsampling: the same pixels as Pillow),
- * libpng for PNG (8/16-bit, palette, gray, alpha, interlaced), stb_image for the rest (BMP, GIF
- * first frame, TGA, PSD, HDR, PNM). The format is sniffed from the bytes, never the file name. */
+ * libpng for PNG (8/16-bit, palette, gray, alpha, interlaced), our own for Netpbm (P1..P6),
+ * stb_image for the rest (BMP, GIF first frame, TGA, PSD, HDR, PIC). Truncated files are errors in
+ * every format. The format is sniffed from the bytes, never the file name. */
 #ifndef OM_IMAGE_H
 #define OM_IMAGE_H
 

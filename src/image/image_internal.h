@@ -8,6 +8,8 @@
 /* Per-format decoders: fill *out (px allocated with om_image_alloc) or return an error. */
 int om_decode_jpeg(const uint8_t *buf, size_t len, const om_decode_opts *o, om_image *out, char *err);
 int om_decode_png(const uint8_t *buf, size_t len, const om_decode_opts *o, om_image *out, char *err);
+/* Netpbm P1..P6 (decode_pnm.c). */
+int om_decode_pnm(const uint8_t *buf, size_t len, const om_decode_opts *o, om_image *out, char *err);
 int om_decode_stb(const uint8_t *buf, size_t len, const om_decode_opts *o, const char *format,
                   om_image *out, char *err);
 

@@ -257,6 +257,10 @@ mkdir -p sub
 "$OMPREDICT" -m "$M" -q -o same.out --raw same.out in0.npy 2> /dev/null; [ $? = 2 ] || fail "-o = --raw: want 2"
 [ ! -e same.out ] || fail "-o = --raw wrote a file"
 
+# --max-pixels below a megapixel: the limit in pixels (it read "0 megapixels").
+"$OMPREDICT" -m "$M" -q --max-pixels 10 "$P/chelsea.jpg" > mp.csv; [ $? = 1 ] || fail "--max-pixels 10: want 1"
+grep -q "(135300 pixels), over the limit of 10 pixels" mp.csv || fail "--max-pixels message: $(cat mp.csv)"
+
 # --raw that cannot be created: status 2 and nothing on standard output (not a lone header).
 "$OMPREDICT" -m "$M" -q --raw /no/such/dir/r.npy in0.npy > noraw.out 2> /dev/null; [ $? = 2 ] || fail "--raw uncreatable: want 2"
 [ ! -s noraw.out ] || fail "--raw uncreatable: stdout got $(cat noraw.out)"

@@ -3,6 +3,8 @@
 # (16-bit/palette PNG, CMYK/progressive JPEG, GIF animation, wrong extensions, odd file names) and
 # broken ones (empty, truncated at 10/100/1000 bytes and half, text, HTML, huge and zero dimensions
 # in valid headers); the shell adds a directory, a FIFO, a missing file and an unreadable file.
+# Then every format stb decodes, and Netpbm, cut inside the pixel data (error rows), beside the
+# intact files (Netpbm P1..P6 predicted as Pillow decodes them).
 # All are passed mixed together, explicitly: exit 1, exactly one row per input in order, every
 # broken input an error row with a specific message, every valid one a prediction equal to
 # Pillow + torchvision's on Pillow's decode. Also: huge headers refused before allocation (peak
@@ -112,6 +114,62 @@ g16 = [j for p, j in zip(inputs, js) if p == b"h/gray16.png"][0]
 gj = [j for p, j in zip(inputs, js) if p == b"h/gray.jpg"][0]
 assert g16["top"][0]["class"] == gj["top"][0]["class"], (g16, gj)
 print("matrix ok: %d rows, %d predictions checked against Pillow+torchvision" % (len(js), checked))
+PY
+
+# Truncated BMP (24/8/1-bit), GIF, TGA (raw and RLE) and Netpbm (P4..P6 by Pillow, P1..P3 by hand),
+# cut at a third, a half and just inside the pixel data: error rows saying "truncated", never a
+# padded image. The intact files beside them, every Netpbm kind included, must predict exactly as
+# the PNG that Pillow writes from its own decode of them.
+mkdir tr
+"$PY" - <<'PY' > tr/list || fail "truncation files"
+import io, numpy as np
+from PIL import Image
+rng = np.random.default_rng(11)
+im = Image.fromarray(rng.integers(0, 256, (45, 61, 3), dtype=np.uint8))  # 61 wide: padded rows
+def enc(img, fmt, **kw):
+    b = io.BytesIO(); img.save(b, fmt, **kw); return b.getvalue()
+def plain(magic, img, maxval, tok):
+    a = np.asarray(img)
+    rows = [b" ".join(tok(v) for v in r.reshape(-1)) for r in a]
+    return magic + b"\n# written by hand\n61 45\n" + maxval + b"\n".join(rows) + b"\n"
+L, B = im.convert("L"), im.convert("1")
+# name: (bytes, bytes after the last pixel byte: BMP row padding, GIF terminator and trailer,
+# TGA footer; None: plain Netpbm)
+files = {
+    "bmp24.bmp": (enc(im, "BMP"), 1), "bmp8.bmp": (enc(im.convert("P"), "BMP"), 3),
+    "bmp1.bmp": (enc(B, "BMP"), 0), "gif.gif": (enc(im, "GIF"), 2),
+    "tga.tga": (enc(im, "TGA"), 26), "tga_rle.tga": (enc(im, "TGA", rle=True), 26),
+    "p6.ppm": (enc(im, "PPM"), 0), "p5.pgm": (enc(L, "PPM"), 0), "p4.pbm": (enc(B, "PPM"), 0),
+    "p1.pbm": (plain(b"P1", B, b"", lambda v: b"0" if v else b"1"), None),
+    "p2.pgm": (plain(b"P2", L, b"255\n", lambda v: b"%d" % v), None),
+    "p3.ppm": (plain(b"P3", im, b"255\n", lambda v: b"%d" % v), None),
+}
+for name, (data, tail) in files.items():
+    open("tr/" + name, "wb").write(data)
+    Image.open("tr/" + name).convert("RGB").save("tr/" + name + ".png")
+    print("tr/%s\tok\ttr/%s.png" % (name, name))
+    # plain Netpbm: a cut inside the last number would look like a shorter number (to Pillow too)
+    last = len(data) - tail - 1 if tail is not None else len(data) * 9 // 10
+    for cut in (len(data) // 3, len(data) // 2, last):
+        open("tr/%s.cut%d" % (name, cut), "wb").write(data[:cut])
+        print("tr/%s.cut%d\terror\t-" % (name, cut))
+PY
+mapfile -t TR < <(cut -f1,3 tr/list | tr '\t' '\n' | grep -v '^-$')
+timeout 60 "$OMPREDICT" -m "$M" -q -j 2 -k 10 "${TR[@]}" > tr.csv; rc=$?
+[ $rc = 1 ] || fail "truncation files: exit $rc, want 1"
+"$PY" - <<'PY' || fail "truncation rows"
+import csv
+rows = {r[1]: r for r in list(csv.reader(open("tr.csv")))[1:]}
+n = 0
+for line in open("tr/list"):
+    path, want, ref = line.rstrip("\n").split("\t")
+    r = rows[path]
+    if want == "error":
+        assert r[2] == "error" and "truncated" in r[-1], (path, r)
+    else:  # the same prediction as Pillow's pixels through the PNG path
+        assert r[2] == "ok" and r[3:] == rows[ref][3:], (path, r, rows[ref])
+    n += 1
+print("truncation ok: %d files, every cut an error row saying 'truncated'" % n)
 PY
 
 # Huge headers: refused from the header, before any pixel allocation.

@@ -1,8 +1,10 @@
 /* test_image.c: image decoding against Pillow (tools/pillow_ref.py dumps Pillow's pixels at test
  * time): every photo in $OM_SHARED/photos in RGB and L, EXIF orientation (the shared file and all 8
  * orientations of a generated JPEG), DCT downscale sizes, and bad inputs (empty, truncated, text,
- * zero and huge dimensions) giving the right error without crashing. Exit 77 when OM_SHARED,
- * python3 or PIL is missing. */
+ * zero and huge dimensions) giving the right error without crashing. Files made here with known
+ * pixels (RLE TGA, PSD, HDR, PIC; Netpbm P1..P6 written by hand) against those pixels and Pillow,
+ * and every stb format and Netpbm cut inside its pixel data giving a "truncated" error. Exit 77
+ * when OM_SHARED, python3 or PIL is missing. */
 #include "image/image.h"
 
 #include <dirent.h>
@@ -199,6 +201,420 @@ static void test_bad_inputs(void) {
   expect_error((const uint8_t *)"GIF89a\x10\x00\x10\x00", 10, OM_E_FORMAT, "gif", "gif truncated");
 }
 
+/* ---- Generated files with known pixels (TGA RLE, PSD raw/RLE, HDR flat/RLE, PIC, Netpbm P1..P6)
+ * and truncations of every format stb decodes. ---- */
+
+typedef struct {
+  uint8_t b[4096];
+  size_t n;
+} bytes;
+
+static void bput(bytes *o, const void *p, size_t n) {
+  if (o->n + n > sizeof o->b) abort();
+  memcpy(o->b + o->n, p, n);
+  o->n += n;
+}
+static void bput8(bytes *o, unsigned v) {
+  uint8_t c = (uint8_t)v;
+  bput(o, &c, 1);
+}
+static void bput16be(bytes *o, unsigned v) { bput8(o, v >> 8), bput8(o, v & 255); }
+static void bput32be(bytes *o, uint32_t v) { bput16be(o, v >> 16), bput16be(o, v & 0xffff); }
+static void bputs(bytes *o, const char *s) { bput(o, s, strlen(s)); }
+
+/* The known image: 9x3 RGB, every sample one of 4 levels, the first 4 pixels of a row alike (runs
+ * for the RLE encoders). 9 wide, so HDR uses its run-length scanlines. */
+enum { GW = 9, GH = 3 };
+static int level(int x, int y, int c) { return x < 4 ? 3 : (x + 2 * y + c) % 4; }
+static const uint8_t level8[4] = {15, 95, 175, 255};
+/* HDR: mantissas 0, 32, 64, 128 with exponent 129 are 0, 0.25, 0.5, 1.0; stb's tonemap,
+ * (v^(1/2.2)) * 255 + 0.5 truncated, makes them these. */
+static const uint8_t level_hdr_mant[4] = {0, 32, 64, 128}, level_hdr8[4] = {0, 136, 186, 255};
+
+/* For the run-length encoders below: how many samples of `stride` bytes from sample i on (of n)
+ * are alike, at most maxrun. They write a run for 2 or more, else a literal of one sample. */
+static size_t run_len(const uint8_t *p, size_t i, size_t n, size_t stride, size_t maxrun) {
+  size_t k = 1;
+  while (i + k < n && k < maxrun && memcmp(p + i * stride, p + (i + k) * stride, stride) == 0) k++;
+  return k;
+}
+
+static void sample_row(int y, int c, uint8_t *row, const uint8_t *map) {
+  for (int x = 0; x < GW; x++) row[x] = map[level(x, y, c)];
+}
+
+static void make_tga_rle(bytes *o, int variant) {
+  (void)variant;
+  uint8_t hdr[18] = {0, 0, 10}; /* no id, no colour map, RLE true colour */
+  hdr[12] = GW, hdr[14] = GH, hdr[16] = 24, hdr[17] = 0x20; /* top-left origin */
+  bput(o, hdr, sizeof hdr);
+  for (int y = 0; y < GH; y++) {
+    uint8_t bgr[GW * 3];
+    for (int x = 0; x < GW; x++)
+      for (int c = 0; c < 3; c++) bgr[x * 3 + 2 - c] = level8[level(x, y, c)];
+    for (size_t x = 0; x < GW;) {
+      size_t k = run_len(bgr, x, GW, 3, 128);
+      bput8(o, k > 1 ? 0x80 | (unsigned)(k - 1) : 0); /* a run, or a raw packet of one pixel */
+      bput(o, bgr + x * 3, 3);
+      x += k;
+    }
+  }
+}
+
+static void make_psd(bytes *o, int rle) {
+  bputs(o, "8BPS");
+  bput16be(o, 1);
+  bput(o, "\0\0\0\0\0\0", 6);
+  bput16be(o, 3), bput32be(o, GH), bput32be(o, GW), bput16be(o, 8), bput16be(o, 3); /* RGB */
+  bput32be(o, 0), bput32be(o, 0), bput32be(o, 0); /* colour mode data, resources, layers */
+  bput16be(o, (unsigned)rle);
+  uint8_t rows[3][GH][GW], packed[3][GH][2 * GW];
+  size_t plen[3][GH];
+  for (int c = 0; c < 3; c++)
+    for (int y = 0; y < GH; y++) {
+      sample_row(y, c, rows[c][y], level8);
+      size_t n = 0;
+      for (size_t x = 0; x < GW;) { /* PackBits: 1-k then the byte for a run, 0 then one byte */
+        size_t k = run_len(rows[c][y], x, GW, 1, 128);
+        packed[c][y][n++] = (uint8_t)(k > 1 ? 257 - k : 0);
+        packed[c][y][n++] = rows[c][y][x];
+        x += k;
+      }
+      plen[c][y] = n;
+    }
+  if (!rle) {
+    bput(o, rows, sizeof rows); /* planar: all of R, then G, then B */
+    return;
+  }
+  for (int c = 0; c < 3; c++)
+    for (int y = 0; y < GH; y++) bput16be(o, (unsigned)plen[c][y]);
+  for (int c = 0; c < 3; c++)
+    for (int y = 0; y < GH; y++) bput(o, packed[c][y], plen[c][y]);
+}
+
+static void make_hdr(bytes *o, int rle) {
+  char head[96];
+  snprintf(head, sizeof head, "#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y %d +X %d\n", GH, GW);
+  bputs(o, head);
+  for (int y = 0; y < GH; y++) {
+    uint8_t comp[4][GW];
+    for (int c = 0; c < 3; c++) sample_row(y, c, comp[c], level_hdr_mant);
+    memset(comp[3], 129, GW);
+    if (!rle) { /* flat: the first pixel's R is not 2, so stb reads the whole image flat */
+      for (int x = 0; x < GW; x++)
+        for (int c = 0; c < 4; c++) bput8(o, comp[c][x]);
+      continue;
+    }
+    bput8(o, 2), bput8(o, 2), bput16be(o, GW);
+    for (int c = 0; c < 4; c++)
+      for (size_t x = 0; x < GW;) { /* 128+k then the byte for a run, 1 then one byte */
+        size_t k = run_len(comp[c], x, GW, 1, 127);
+        bput8(o, k > 1 ? 128 + (unsigned)k : 1);
+        bput8(o, comp[c][x]);
+        x += k;
+      }
+  }
+}
+
+static void make_pic(bytes *o, int variant) {
+  (void)variant;
+  bputs(o, "\x53\x80\xf6\x34");
+  for (int i = 0; i < 84; i++) bput8(o, 0);
+  bputs(o, "PICT");
+  bput16be(o, GW), bput16be(o, GH), bput32be(o, 0x3f800000), bput16be(o, 3), bput16be(o, 0);
+  bput8(o, 0), bput8(o, 8), bput8(o, 2), bput8(o, 0xe0); /* one packet: mixed RLE, R G B */
+  for (int y = 0; y < GH; y++) {
+    uint8_t rgb[GW * 3];
+    for (int x = 0; x < GW; x++)
+      for (int c = 0; c < 3; c++) rgb[x * 3 + c] = level8[level(x, y, c)];
+    for (size_t x = 0; x < GW;) { /* 127+k then the pixel for a run, 0 then one pixel */
+      size_t k = run_len(rgb, x, GW, 3, 127);
+      bput8(o, k > 1 ? 127 + (unsigned)k : 0);
+      bput(o, rgb + x * 3, 3);
+      x += k;
+    }
+  }
+}
+
+typedef struct {
+  const char *name;
+  void (*make)(bytes *o, int variant);
+  int variant;
+  const uint8_t *map; /* level -> expected 8-bit sample */
+  int pillow;         /* Pillow reads it: compare with Pillow too */
+  size_t header;      /* bytes before the pixel data */
+} gen_case;
+
+static const gen_case gen_cases[] = {
+    {"gen_rle.tga", make_tga_rle, 0, level8, 1, 18},
+    {"gen_raw.psd", make_psd, 0, level8, 1, 40},
+    {"gen_rle.psd", make_psd, 1, level8, 1, 40},
+    {"gen_flat.hdr", make_hdr, 0, level_hdr8, 0, 45},
+    {"gen_rle.hdr", make_hdr, 1, level_hdr8, 0, 45},
+    {"gen_mixed.pic", make_pic, 0, level8, 0, 108},
+};
+
+/* Netpbm files written by hand, with the 8-bit samples they must give (Pillow's mapping,
+ * round(v / maxval * 255), ties to even). pillow: 1 where Pillow's convert() gives the same bytes
+ * (not for 16-bit gray, which Pillow clips, nor a comment right after maxval, which it
+ * misreads). */
+typedef struct {
+  const char *name, *data;
+  size_t len;
+  int w, h, c;
+  uint8_t want[18];
+  int pillow;
+} pnm_case;
+
+#define PNM(name, lit, w, h, c, pillow, ...)                                                     \
+  {name, lit, sizeof lit - 1, w, h, c, {__VA_ARGS__}, pillow}
+static const pnm_case pnm_cases[] = {
+    PNM("p1_packed.pbm", "P1\n# a comment\n3 2\n101\n010\n", 3, 2, 1, 1, 0, 255, 0, 255, 0, 255),
+    PNM("p1_spaced.pbm", "P1 3\t2\r\n1 0 1\r\n0 1 0\r\n", 3, 2, 1, 1, 0, 255, 0, 255, 0, 255),
+    /* row padding bits set, to be ignored */
+    PNM("p4.pbm", "P4\n#c\n3 2\n\xbf\x5f", 3, 2, 1, 1, 0, 255, 0, 255, 0, 255),
+    PNM("p4_wide.pbm", "P4 9 1\n\x80\x80", 9, 1, 1, 1, 0, 255, 255, 255, 255, 255, 255, 255, 0),
+    PNM("p2_255.pgm", "P2\n3 2\n255\n0 1 2\n128 254 255\n", 3, 2, 1, 1, 0, 1, 2, 128, 254, 255),
+    PNM("p2_15.pgm", "P2\n# c\n3 2\n15\n0 1 2 # in the raster\n3 14 15", 3, 2, 1, 1, 0, 17, 34, 51,
+        238, 255),
+    /* 500/1000*255 = 127.5: to even, 128 */
+    PNM("p2_1000.pgm", "P2 3 2 1000 0 500 1000 4 2 998\n", 3, 2, 1, 0, 0, 128, 255, 1, 1, 254),
+    PNM("p3_255.ppm", "P3\n2 1\n255\n1 2 3  250 251 252\n", 2, 1, 3, 1, 1, 2, 3, 250, 251, 252),
+    PNM("p3_65535.ppm", "P3\n2 1\n65535\n0 65535 257 514 32896 65280\n", 2, 1, 3, 1, 0, 255, 1, 2,
+        128, 254),
+    PNM("p5_255.pgm", "P5\n3 2\n255\n\x00\x01\x02\x80\xfe\xff", 3, 2, 1, 1, 0, 1, 2, 128, 254, 255),
+    PNM("p5_15.pgm", "P5 3 2 15\n\x00\x01\x02\x03\x0e\x0f", 3, 2, 1, 1, 0, 17, 34, 51, 238, 255),
+    PNM("p5_65535.pgm", "P5\n3 1\n65535\n\x00\x00\x01\x01\xff\xff", 3, 1, 1, 0, 0, 1, 255),
+    PNM("p6_255.ppm", "P6\n2 1\n255\n\x01\x02\x03\xfa\xfb\xfc", 2, 1, 3, 1, 1, 2, 3, 250, 251, 252),
+    /* 512/1023*255 = 127.6 */
+    PNM("p6_1023.ppm", "P6 1 1 1023\n\x00\x00\x03\xff\x02\x00", 1, 1, 3, 1, 0, 255, 128),
+    /* libnetpbm: a comment may end the header; its line end is the one whitespace */
+    PNM("p6_comment.ppm", "P6 1 1 255#x\n\x07\x08\x09", 1, 1, 3, 0, 7, 8, 9),
+};
+
+static void write_file(const char *name, const void *p, size_t n) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  FILE *f = fopen(path, "wb");
+  CHECK(f && fwrite(p, 1, n, f) == n, "cannot write %s", path);
+  if (f) fclose(f);
+}
+
+/* Writes the generated files into tmpdir and the Pillow reference commands for them into cf. */
+static void write_generated(FILE *cf) {
+  for (size_t i = 0; i < OM_ARRAY_LEN(gen_cases); i++) {
+    bytes o = {.n = 0};
+    gen_cases[i].make(&o, gen_cases[i].variant);
+    write_file(gen_cases[i].name, o.b, o.n);
+    if (gen_cases[i].pillow)
+      fprintf(cf, "decode RGB %s/%s %s/%s.RGB\n", tmpdir, gen_cases[i].name, tmpdir,
+              gen_cases[i].name);
+  }
+  for (size_t i = 0; i < OM_ARRAY_LEN(pnm_cases); i++) {
+    write_file(pnm_cases[i].name, pnm_cases[i].data, pnm_cases[i].len);
+    if (pnm_cases[i].pillow)
+      for (int m = 0; m < 2; m++)
+        fprintf(cf, "decode %s %s/%s %s/%s.%s\n", m ? "L" : "RGB", tmpdir, pnm_cases[i].name,
+                tmpdir, pnm_cases[i].name, m ? "L" : "RGB");
+  }
+}
+
+/* Decodes a private copy of exactly n bytes (so ASan sees any read past the end). */
+static int decode_exact(const uint8_t *p, size_t n, int channels, om_image *img, char *err) {
+  uint8_t *copy = malloc(n ? n : 1);
+  memcpy(copy, p, n);
+  om_decode_opts o;
+  om_decode_opts_default(&o);
+  o.channels = channels;
+  int rc = om_image_decode(copy, n, &o, img, err);
+  free(copy);
+  return rc;
+}
+
+static int compare_ref(const om_image *img, const char *name, const char *mode) {
+  char path[512];
+  raw_img ref = {0};
+  snprintf(path, sizeof path, "%s/%s.%s", tmpdir, name, mode);
+  CHECK(read_raw(path, &ref) == 0, "cannot read reference %s", path);
+  int d = ref.px ? max_diff(img, &ref) : -1;
+  free(ref.px);
+  return d;
+}
+
+static void test_generated(void) {
+  for (size_t i = 0; i < OM_ARRAY_LEN(gen_cases); i++) {
+    const gen_case *g = &gen_cases[i];
+    bytes o = {.n = 0};
+    g->make(&o, g->variant);
+    om_image img;
+    char err[OM_ERR_LEN];
+    int rc = decode_exact(o.b, o.n, 3, &img, err);
+    CHECK(rc == OM_OK, "%s: %s", g->name, err);
+    if (rc != OM_OK) continue;
+    int bad = img.w != GW || img.h != GH;
+    for (int y = 0; y < GH && !bad; y++)
+      for (int x = 0; x < GW; x++)
+        for (int c = 0; c < 3; c++)
+          bad += img.px[(y * GW + x) * 3 + c] != g->map[level(x, y, c)];
+    int dp = g->pillow ? compare_ref(&img, g->name, "RGB") : -2;
+    printf("generated %-14s %-4s %dx%d: %s known pixels, diff vs Pillow %d\n", g->name, img.format,
+           img.w, img.h, bad ? "NOT the" : "the", dp);
+    CHECK(!bad, "%s: decoded pixels differ from the known ones", g->name);
+    CHECK(!g->pillow || dp == 0, "%s: differs from Pillow by %d", g->name, dp);
+    om_image_free(&img);
+  }
+}
+
+static void test_pnm(void) {
+  printf("netpbm:\n");
+  for (size_t i = 0; i < OM_ARRAY_LEN(pnm_cases); i++) {
+    const pnm_case *p = &pnm_cases[i];
+    for (int m = 0; m < 2; m++) {
+      om_image img;
+      char err[OM_ERR_LEN];
+      int rc = decode_exact((const uint8_t *)p->data, p->len, m ? 1 : 3, &img, err);
+      CHECK(rc == OM_OK, "%s: %s", p->name, err);
+      if (rc != OM_OK) continue;
+      /* the known samples, converted as Pillow's convert("RGB") / convert("L") would */
+      int bad = img.w != p->w || img.h != p->h || strcmp(img.format, "pnm") != 0;
+      for (int k = 0; k < p->w * p->h && !bad; k++) {
+        const uint8_t *s = p->want + k * p->c;
+        if (m == 1)
+          bad += img.px[k] != (p->c == 1 ? s[0]
+                                         : (uint8_t)((s[0] * 19595u + s[1] * 38470u +
+                                                      s[2] * 7471u + 0x8000u) >> 16));
+        else
+          for (int c = 0; c < 3; c++) bad += img.px[k * 3 + c] != s[p->c == 1 ? 0 : c];
+      }
+      int dp = p->pillow ? compare_ref(&img, p->name, m ? "L" : "RGB") : -2;
+      if (m == 0)
+        printf("  %-16s %dx%d: %s known samples, diff vs Pillow %d\n", p->name, img.w, img.h,
+               bad ? "NOT the" : "the", dp);
+      CHECK(!bad, "%s (%s): decoded samples differ from the known ones", p->name, m ? "L" : "RGB");
+      CHECK(!p->pillow || dp == 0, "%s (%s): differs from Pillow by %d", p->name, m ? "L" : "RGB",
+            dp);
+      om_image_free(&img);
+    }
+  }
+  struct {
+    const char *what, *data, *needle;
+    int code;
+  } bad[] = {
+      {"P1 sample 2", "P1\n2 2\n1 0 2 1\n", "bad sample '2' in a P1 raster", OM_E_FORMAT},
+      {"P2 sample over maxval", "P2\n2 1\n255\n3 300\n", "sample 300 over maxval 255", OM_E_FORMAT},
+      {"P2 sample not a number", "P2\n2 1\n255\n3 x\n", "bad sample 'x'", OM_E_FORMAT},
+      {"P3 sample 12a", "P3\n1 1\n255\n1 2 12a\n", "bad sample 'a'", OM_E_FORMAT},
+      {"P2 sample of 10 digits", "P2\n2 1\n255\n3 1234567890\n", "more than 9 digits",
+       OM_E_FORMAT},
+      {"P5 maxval 0", "P5\n1 1\n0\n\x01", "maxval 0 outside 1..65535", OM_E_FORMAT},
+      {"P6 maxval 65536", "P6\n1 1\n65536\n\x01\x02\x03\x04\x05\x06", "maxval 65536 outside",
+       OM_E_FORMAT},
+      {"P6 width of 11 digits", "P6 99999999999 1 255\n", "header number with more than 9 digits",
+       OM_E_FORMAT},
+      {"P5 4x4", "P5 4x4 255\n", "bad header (the width is not a number)", OM_E_FORMAT},
+      {"P4 zero width", "P4\n0 5\n", "pnm: image has zero size (0x5)", OM_E_FORMAT},
+      {"P4 60000x60000", "P4\n60000 60000\n", "60000x60000 (3600 megapixels), over the limit",
+       OM_E_LIMIT},
+      {"P6 header cut", "P6\n3", "truncated file (header ends before the height)", OM_E_FORMAT},
+      {"P2 no samples", "P2\n1 1 255\n# only a comment",
+       "truncated file (raster ends after 0 of 1 samples)", OM_E_FORMAT},
+      {"P5 short raster", "P5 3 1 255\n\x01\x02", "truncated file (raster of 3 bytes, 2 present)",
+       OM_E_FORMAT},
+      {"P4 short raster", "P4 9 2\n\xff\x80\x01", "truncated file (raster of 4 bytes, 3 present)",
+       OM_E_FORMAT},
+  };
+  for (size_t i = 0; i < OM_ARRAY_LEN(bad); i++)
+    expect_error((const uint8_t *)bad[i].data, strlen(bad[i].data), bad[i].code, bad[i].needle,
+                 bad[i].what);
+  /* Not Netpbm: the magic number must end at whitespace. */
+  expect_error((const uint8_t *)"P1: results\n", 12, OM_E_FORMAT, "not an image", "P1: text");
+}
+
+/* A truncated copy must be an error saying so, never a padded image. */
+static void expect_truncated(const uint8_t *p, size_t cut, size_t len, const char *name) {
+  om_image img;
+  char err[OM_ERR_LEN] = "";
+  int rc = decode_exact(p, cut, 3, &img, err);
+  CHECK(rc == OM_E_FORMAT && strstr(err, "truncated"), "%s cut to %zu of %zu bytes: %s", name, cut,
+        len, rc == OM_OK ? "decoded" : err);
+  if (rc == OM_OK) om_image_free(&img);
+}
+
+/* Cuts every file at 4 places inside its pixel data (and at `last`, a cut that removes only the
+ * last pixel byte); `data` is where the pixel data starts. */
+static void cut_file(const uint8_t *p, size_t len, size_t data, size_t last, const char *name) {
+  size_t span = last - data, cuts[] = {data + 1, data + span / 3, data + span / 2,
+                                       data + span * 9 / 10, last};
+  for (size_t i = 0; i < OM_ARRAY_LEN(cuts); i++) expect_truncated(p, cuts[i], len, name);
+  /* the intact file still decodes */
+  om_image img;
+  char err[OM_ERR_LEN];
+  int rc = decode_exact(p, len, 3, &img, err);
+  CHECK(rc == OM_OK, "%s (whole): %s", name, err);
+  if (rc == OM_OK) om_image_free(&img);
+}
+
+static void test_truncated(void) {
+  printf("truncated files (5 cuts each inside the pixel data):\n");
+  struct {
+    const char *dir, *name;
+  } files[] = {{"corpus", "img.bmp"}, {"corpus", "img.gif"}, {"corpus", "img.tga"},
+               {"corpus", "img.ppm"}, {"corpus", "img.pgm"}, {"photos", "chelsea.bmp"},
+               {"photos", "rocket.gif"}, {"photos", "coffee.ppm"}};
+  for (size_t i = 0; i < OM_ARRAY_LEN(files); i++) {
+    char path[1024];
+    if (strcmp(files[i].dir, "corpus") == 0)
+      snprintf(path, sizeof path, "%s/tests/fuzz/corpus/image/%s", srcdir, files[i].name);
+    else
+      snprintf(path, sizeof path, "%s/photos/%s", shared, files[i].name);
+    size_t len;
+    uint8_t *b = slurp(path, &len);
+    CHECK(b != NULL, "cannot read %s", path);
+    if (!b) continue;
+    const char *ext = strrchr(files[i].name, '.') + 1;
+    size_t data = 0, last = len - 1;
+    if (strcmp(ext, "bmp") == 0) { /* bottom-up rows: the last one in the file may be padded */
+      unsigned w = b[18] | b[19] << 8, bpp = b[28], stride = (w * bpp + 31) / 32 * 4;
+      data = b[10] | b[11] << 8;
+      last = len - (stride - w * bpp / 8) - 1;
+    } else if (strcmp(ext, "gif") == 0) { /* ends with a 0 sub-block and the 0x3B trailer */
+      data = 13 + 3 * (2u << (b[10] & 7)) + 10;
+      last = len - 3;
+    } else if (strcmp(ext, "tga") == 0) { /* Pillow writes a 26-byte footer */
+      data = 18;
+      last = len - 26 - 1;
+    } else { /* Netpbm: after the third line */
+      for (int nl = 0; data < len && nl < 3; data++) nl += b[data] == '\n';
+    }
+    cut_file(b, len, data, last, files[i].name);
+    printf("  %-14s %7zu bytes: cut at %zu..%zu\n", files[i].name, len, data + 1, last);
+    free(b);
+  }
+  for (size_t i = 0; i < OM_ARRAY_LEN(gen_cases); i++) {
+    bytes o = {.n = 0};
+    gen_cases[i].make(&o, gen_cases[i].variant);
+    cut_file(o.b, o.n, gen_cases[i].header, o.n - 1, gen_cases[i].name);
+    printf("  %-14s %7zu bytes: cut at %zu..%zu\n", gen_cases[i].name, o.n,
+           gen_cases[i].header + 1, o.n - 1);
+  }
+  for (size_t i = 0; i < OM_ARRAY_LEN(pnm_cases); i++) {
+    const pnm_case *p = &pnm_cases[i];
+    const uint8_t *b = (const uint8_t *)p->data;
+    /* plain: cut before the last sample's first character (a cut inside the last number cannot
+     * be told from a shorter number, for Pillow either); raw: before the last byte. And a cut in
+     * the header. */
+    size_t last = p->len - 1;
+    if (p->data[1] <= '3') {
+      while (last > 0 && (b[last] == ' ' || b[last] == '\n' || b[last] == '\r')) last--;
+      while (last > 0 && b[last - 1] >= '0' && b[last - 1] <= '9') last--;
+    }
+    expect_truncated(b, last, p->len, p->name);
+    expect_truncated(b, 3, p->len, p->name);
+  }
+  printf("  %zu netpbm files: cut in the header and before the last sample\n",
+         OM_ARRAY_LEN(pnm_cases));
+}
+
 int main(void) {
   shared = getenv("OM_SHARED");
   srcdir = getenv("OM_SOURCE_DIR");
@@ -250,6 +666,7 @@ int main(void) {
   for (size_t i = 0; i < OM_ARRAY_LEN(corpus); i++)
     fprintf(cf, "decode RGB %s/tests/fuzz/corpus/image/%s %s/c_%s.RGB\n", srcdir, corpus[i], tmpdir,
             corpus[i]);
+  write_generated(cf);
   fprintf(cf, "exif %s/photos/chelsea_exif6.jpg %s/exif6.RGB\n", shared, tmpdir);
   for (int k = 1; k <= 8; k++) fprintf(cf, "mkexif %d %s/o%d.jpg %s/o%d.RGB\n", k, tmpdir, k, tmpdir, k);
   fclose(cf);
@@ -386,6 +803,9 @@ int main(void) {
   }
 
   test_bad_inputs();
+  test_generated();
+  test_pnm();
+  test_truncated();
 
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd) != 0) printf("note: could not remove %s\n", tmpdir);
