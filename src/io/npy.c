@@ -225,7 +225,7 @@ int om_npy_parse(const uint8_t *buf, size_t len, uint64_t max_elems, om_npy *out
 }
 
 /* om_npy_read_file without the path in front of the error */
-static int read_file(const char *path, uint64_t max_elems, om_npy *out, char *err) {
+static int read_npy_file(const char *path, uint64_t max_elems, om_npy *out, char *err) {
   memset(out, 0, sizeof *out);
   uint8_t *buf;
   size_t len;
@@ -241,7 +241,7 @@ static int read_file(const char *path, uint64_t max_elems, om_npy *out, char *er
 }
 
 int om_npy_read_file(const char *path, uint64_t max_elems, om_npy *out, char *err) {
-  int rc = read_file(path, max_elems, out, err);
+  int rc = read_npy_file(path, max_elems, out, err);
   if (rc) om_preferr(err, rc, "%s", path);
   return rc;
 }
@@ -287,7 +287,7 @@ int om_npy_read_file_into(const char *path, float *dst, size_t cap, om_npy *out,
   if (!direct) {
     if (fd >= 0) close(fd);
     om_npy a;
-    int rc = read_file(path, 0, &a, err);
+    int rc = read_npy_file(path, 0, &a, err);
     if (rc) return rc;
     size_t n;
     out->ndim = a.ndim;
