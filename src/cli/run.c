@@ -957,6 +957,11 @@ int om_cli_run(const om_cli *c) {
     fprintf(stderr, "ompredict: cannot load model %s: %s\n", c->model, err);
     goto done;
   }
+  if (model->opset > OM_OPSET_NEWEST && !c->quiet && !worker)
+    fprintf(stderr,
+            "ompredict: warning: model %s imports opset %lld; ompredict's operators follow ONNX up to "
+            "opset %d, so an operator redefined since then runs with its opset-%d meaning\n",
+            c->model, (long long)model->opset, OM_OPSET_NEWEST, OM_OPSET_NEWEST);
   if (model->ninputs != 1) {
     fprintf(stderr, "ompredict: model %s has %d inputs; ompredict feeds exactly one image tensor\n",
             c->model, model->ninputs);

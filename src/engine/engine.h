@@ -55,6 +55,12 @@ typedef struct om_plan_opts {
                                    The plan is the same whatever the value */
 } om_plan_opts;
 
+/* The newest default-domain opset whose operator definitions the ops were written and checked against
+ * (ONNX 1.16). The registry accepts newer models (most later versions add types, not semantics), so a
+ * model stamped with a newer opset is for the caller to warn about: an operator redefined after it
+ * would run with its opset-21 meaning. */
+#define OM_OPSET_NEWEST 21
+
 enum { OM_KERNEL_AUTO = 0, OM_KERNEL_REF = 1, OM_KERNEL_AVX2 = 2, OM_KERNEL_AVX512 = 3 };
 enum { OM_PRECISION_FP32 = 0, OM_PRECISION_BF16 = 1 };
 /* 1 when this CPU runs the precision natively (FP32 always; BF16 needs AVX512-BF16). */

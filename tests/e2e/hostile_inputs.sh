@@ -220,6 +220,17 @@ while IFS=$'\t' read -r file stage reason; do
   grep -q "bm/$file" err || fail "$file: model not named: $(cat err)"
   grep -qiF -- "$reason" err || fail "$file: '$reason' not in: $(cat err)"
 done < bm/manifest.tsv
+# An opset newer than the operators follow (src/engine/engine.h OM_OPSET_NEWEST): runs, warns once,
+# naming the opset; -q silences it; the newest followed opset and older ones run without it.
+for n in newer_opset newest_opset valid; do
+  grep -q "^$n.onnx" bm/manifest.tsv || fail "make_bad_models.py lacks $n"
+  "$OMPREDICT" -m "bm/$n.onnx" "$np_in" > out.csv 2> err; rc=$?
+  [ $rc = 0 ] && [ "$(grep -c ',ok,' out.csv)" = 1 ] || fail "$n: exit $rc, rows $(cat out.csv) $(cat err)"
+  w=$(grep -c "warning: model bm/$n.onnx imports opset 23;.* up to opset 21" err)
+  [ "$w" = "$([ $n = newer_opset ] && echo 1 || echo 0)" ] || fail "$n: $w opset warnings in: $(cat err)"
+done
+"$OMPREDICT" -q -m bm/newer_opset.onnx "$np_in" > /dev/null 2> err || fail "newer_opset -q: exit $?"
+[ -s err ] && fail "newer_opset -q printed: $(cat err)"
 # Model size limit reported with the limit.
 if "$OMPREDICT" --help | grep -q -- --max-model-bytes; then
   "$OMPREDICT" -m "$M" --max-model-bytes 1000 "$np_in" > /dev/null 2> err; rc=$?
