@@ -8,6 +8,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
@@ -54,6 +55,34 @@ void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t
           }
           d->fmask[v][t] = (uint16_t)m;
         }
+      }
+  }
+  /* stride 2 with a small output (7x7 from 14x14: mobilenet_v2's and efficientnet_b0's last stride-2
+   * depthwise layers): the row kernel computes 7 of 16 lanes a row from permuted pairs of loads;
+   * split into parity phases the plane is a stride-1 problem that fits four vectors */
+  const int64_t PW = OW + (kw - 1) / 2, PH = OH + (kh - 1) / 2;
+  const char *e = getenv("OM_DW_S2FLAT"); /* A/B runs: 0 keeps the row kernel */
+  if ((!e || atoi(e) != 0) && sh == 2 && sw == 2 && !d->flat && kh * kw <= OM_DW_FLAT_TAPS && W <= 32 && PW <= 16 &&
+      PH * PW <= OM_DW_S2_PHASE &&
+      (OH - 1) * PW + OW <= 16 * OM_DW_FLAT_VECS) {
+    d->s2flat = 1;
+    d->s2pw = (int32_t)PW;
+    d->s2ph = (int32_t)PH;
+    for (int64_t ky = 0; ky < kh; ky++)
+      for (int64_t kx = 0; kx < kw; kx++)
+        d->s2off[ky * kw + kx] = (int32_t)(((ky & 1) * 2 + (kx & 1)) * OM_DW_S2_PHASE + (ky >> 1) * PW + (kx >> 1));
+    for (int px = 0; px < 2; px++)
+      for (int j = 0; j < 16; j++) {
+        int64_t ix = 2 * j + px - pw; /* the padded column 2j + px */
+        d->s2idx[px][j] = (int32_t)(ix >= 0 && ix < W ? ix : 0);
+        if (j < PW && ix >= 0 && ix < W) d->s2min[px] |= (uint16_t)(1u << j);
+      }
+    const int64_t L = (OH - 1) * PW + OW;
+    for (int v = 0; v < OM_DW_FLAT_VECS; v++)
+      for (int l = 0; l < 16; l++) {
+        int64_t q = 16 * v + l;
+        if (q < L) d->s2lanes[v] |= (uint16_t)(1u << l);
+        if (q < L && q % PW < OW) d->s2out[v] |= (uint16_t)(1u << l);
       }
   }
 }
@@ -331,10 +360,99 @@ T512 static void dw_flat2(const om_dw *d, const float *x, const float *w, float 
     }
 }
 
+/* The stride-2 phases of one plane (om_dw_setup's s2flat) into p (4 x OM_DW_S2_PHASE floats): padded
+ * row r's even columns to phase (r & 1, 0), its odd ones to (r & 1, 1), at row r / 2; pad rows and
+ * columns zero. Rows past 2 * PH are read by no output. */
+T512 static inline __attribute__((always_inline)) void s2_phases(const om_dw *d, const float *x, float *p) {
+  const int64_t H = d->H, W = d->W, ph = d->ph, PW = d->s2pw, PH = d->s2ph;
+  const __m512i ie = _mm512_loadu_si512(d->s2idx[0]), io = _mm512_loadu_si512(d->s2idx[1]);
+  const __mmask16 me = d->s2min[0], mo = d->s2min[1], mw = (__mmask16)((1u << PW) - 1);
+  const __mmask16 m0 = W >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << W) - 1);
+  const __mmask16 m1 = W > 16 ? (__mmask16)((1u << (W - 16)) - 1) : 0;
+  const __m512 z = _mm512_setzero_ps();
+  for (int64_t r = 0; r < 2 * PH; r++) {
+    float *pe = p + (r & 1) * 2 * OM_DW_S2_PHASE + (r >> 1) * PW;
+    const int64_t iy = r - ph;
+    if (iy < 0 || iy >= H) {
+      _mm512_mask_storeu_ps(pe, mw, z);
+      _mm512_mask_storeu_ps(pe + OM_DW_S2_PHASE, mw, z);
+      continue;
+    }
+    const __m512 x0 = _mm512_maskz_loadu_ps(m0, x + iy * W), x1 = _mm512_maskz_loadu_ps(m1, x + iy * W + 16);
+    _mm512_mask_storeu_ps(pe, mw, _mm512_maskz_permutex2var_ps(me, x0, ie, x1));
+    _mm512_mask_storeu_ps(pe + OM_DW_S2_PHASE, mw, _mm512_maskz_permutex2var_ps(mo, x0, io, x1));
+  }
+}
+
+/* The four vectors of a stride-2 plane, activated, stored compressed (lanes with ox >= OW dropped). */
+T512 static inline __attribute__((always_inline)) void s2_store(const om_dw *d, const __m512 *acc, int act,
+                                                              float alpha, float beta, float *y) {
+  int64_t o = 0;
+#pragma GCC unroll 4
+  for (int v = 0; v < OM_DW_FLAT_VECS; v++) {
+    const __mmask16 m = d->s2out[v];
+    if (!m) break;
+    const int n = __builtin_popcount(m);
+    _mm512_mask_storeu_ps(y + o, (__mmask16)((1u << n) - 1),
+                          _mm512_maskz_compress_ps(m, om_vm_act512(acc[v], act, alpha, beta)));
+    o += n;
+  }
+}
+
+/* A stride-2 small plane (s2flat, no residual): its phases on the stack, then each tap one load per
+ * vector at the tap's phase and shift. */
+T512 static void dw_s2flat(const om_dw *d, const float *x, const float *w, float bias, int act, float alpha,
+                           float beta, float *y) {
+  float p[4 * OM_DW_S2_PHASE] __attribute__((aligned(64)));
+  s2_phases(d, x, p);
+  const int64_t taps = d->kh * d->kw;
+  __m512 acc[OM_DW_FLAT_VECS];
+#pragma GCC unroll 4
+  for (int v = 0; v < OM_DW_FLAT_VECS; v++) acc[v] = _mm512_set1_ps(bias);
+  for (int64_t t = 0; t < taps; t++) {
+    const __m512 wt = _mm512_set1_ps(w[t]);
+    const float *src = p + d->s2off[t]; /* lanes past the last output are not read */
+#pragma GCC unroll 4
+    for (int v = 0; v < OM_DW_FLAT_VECS; v++)
+      acc[v] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(d->s2lanes[v], src + 16 * v), acc[v]);
+  }
+  s2_store(d, acc, act, alpha, beta, y);
+}
+
+/* Two stride-2 small planes: the same sums per plane as dw_s2flat, eight accumulator chains. */
+T512 static void dw_s2flat2(const om_dw *d, const float *x, const float *w, float bias0, float bias1, int act,
+                            float alpha, float beta, float *y) {
+  float p[2][4 * OM_DW_S2_PHASE] __attribute__((aligned(64)));
+  const int64_t taps = d->kh * d->kw, ihw = d->H * d->W, ohw = d->OH * d->OW;
+  s2_phases(d, x, p[0]);
+  s2_phases(d, x + ihw, p[1]);
+  __m512 acc[2][OM_DW_FLAT_VECS];
+#pragma GCC unroll 4
+  for (int v = 0; v < OM_DW_FLAT_VECS; v++) {
+    acc[0][v] = _mm512_set1_ps(bias0);
+    acc[1][v] = _mm512_set1_ps(bias1);
+  }
+  for (int64_t t = 0; t < taps; t++) {
+    const __m512 w0 = _mm512_set1_ps(w[t]), w1 = _mm512_set1_ps(w[taps + t]);
+    const float *s0 = p[0] + d->s2off[t], *s1 = p[1] + d->s2off[t];
+#pragma GCC unroll 4
+    for (int v = 0; v < OM_DW_FLAT_VECS; v++) {
+      acc[0][v] = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(d->s2lanes[v], s0 + 16 * v), acc[0][v]);
+      acc[1][v] = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(d->s2lanes[v], s1 + 16 * v), acc[1][v]);
+    }
+  }
+  s2_store(d, acc[0], act, alpha, beta, y);
+  s2_store(d, acc[1], act, alpha, beta, y + ohw);
+}
+
 T512 void om_dw_plane2_avx512(const om_dw *d, const float *x, const float *w, float bias0, float bias1,
                               const float *sum, int act, float alpha, float beta, float *y) {
   if (d->flat) {
     dw_flat2(d, x, w, bias0, bias1, sum, act, alpha, beta, y);
+    return;
+  }
+  if (d->s2flat && !sum) {
+    dw_s2flat2(d, x, w, bias0, bias1, act, alpha, beta, y);
     return;
   }
   const int64_t ihw = d->H * d->W, ohw = d->OH * d->OW;
@@ -348,6 +466,10 @@ T512 void om_dw_plane_avx512(const om_dw *d, const float *x, const float *w, flo
                              int act, float alpha, float beta, float *y) {
   if (d->flat) {
     dw_flat(d, x, w, bias, sum, act, alpha, beta, y);
+    return;
+  }
+  if (d->s2flat && !sum) {
+    dw_s2flat(d, x, w, bias, act, alpha, beta, y);
     return;
   }
   if (d->kh == d->kw && d->sh == d->sw && (d->kw == 3 || d->kw == 5) &&

@@ -5,7 +5,8 @@
  * over output columns. Square 3x3 and 5x5 kernels with equal strides (the mobile networks' cases)
  * take a register-blocked variant: 7 or 8 output rows a pass, each input row loaded once per pass
  * and used by every output row under it, the weights held in registers. Small same-size planes
- * (7x7: H*W <= 64) run flattened, the plane as four vectors and each tap one masked load per vector.
+ * (7x7: H*W <= 64) run flattened, the plane as four vectors and each tap one masked load per vector;
+ * small stride-2 outputs (7x7 from 14x14) too, once the plane is split into its parity phases.
  * ops_conv.c keeps the portable loop as the reference twin. */
 #ifndef OM_CONV_DEPTHWISE_H
 #define OM_CONV_DEPTHWISE_H
@@ -16,6 +17,7 @@
 #define OM_DW_FLAT_VECS 4  /* small planes (H*W <= 64) run flattened: see om_dw_setup */
 #define OM_DW_FLAT_TAPS 25
 #define OM_DW_SQ_BLOCKS 16 /* 256 output columns */
+#define OM_DW_S2_PHASE 256 /* floats a stride-2 phase plane may hold (PH * PW) */
 
 typedef struct om_dw {
   int64_t H, W, OH, OW, kh, kw, sh, sw, ph, pw; /* pads: top / left */
@@ -28,6 +30,17 @@ typedef struct om_dw {
    * lanes whose input column is inside the plane; high: lanes 16-31 of a stride-2 pair), for the
    * first OM_DW_SQ_BLOCKS blocks */
   uint16_t sqmask[OM_DW_SQ_BLOCKS][5], sqmaskh[OM_DW_SQ_BLOCKS][5];
+  /* stride-2 small planes (7x7 out of 14x14: the mobile networks' last downsampling): the padded
+   * input split into its four (row, column) parity phases, PH x PW each (PW <= 16), every tap a shift
+   * within one phase, so the outputs run flattened like the stride-1 small planes: output (oy, ox) is
+   * lane oy*PW + ox of four vectors (lanes with ox >= OW are dropped when stored) */
+  int s2flat;
+  int32_t s2pw, s2ph;
+  int32_t s2off[OM_DW_FLAT_TAPS];            /* tap t: its phase * OM_DW_S2_PHASE + shift */
+  int32_t s2idx[2][16];                      /* even / odd phase columns: input column + pads */
+  uint16_t s2min[2];                         /* ... lanes whose column lies inside the row */
+  uint16_t s2lanes[OM_DW_FLAT_VECS];         /* lanes below (OH-1)*PW + OW: read and computed */
+  uint16_t s2out[OM_DW_FLAT_VECS];           /* ... and with ox < OW: stored */
 } om_dw;
 
 /* 1 when the shape is handled (D == 1, dilations 1, sw 1 or 2, kernel <= 15 each way). */

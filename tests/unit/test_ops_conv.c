@@ -281,6 +281,26 @@ static void all_cases(void) {
     t = mk2(1, 4, 9, 17, 4, 4, 3, 1, 1, 1);
     t.s[1] = 2; t.act = OM_ACT_CLIP; /* stride 2 along H only */
     run_conv(t, 0, path);
+    /* stride-2 small planes split into parity phases (om_dw s2flat): 14x14 -> 7x7 5x5 with SiLU
+     * (planes in pairs and one alone), 3x3 with clamp, odd 13x13 and 15x11 inputs, asymmetric and
+     * missing pads, a 2x2 kernel, and a residual (the row kernel's case) */
+    t = mk2(2, 5, 14, 14, 5, 5, 5, 2, 1, 2);
+    t.act = OM_ACT_SILU;
+    run_conv(t, 0, path);
+    t = mk2(1, 4, 14, 14, 4, 4, 3, 2, 1, 1);
+    t.act = OM_ACT_CLIP;
+    run_conv(t, 0, path);
+    run_conv(mk2(1, 3, 13, 13, 3, 3, 3, 2, 1, 1), 0, path);
+    run_conv(mk2(1, 2, 15, 11, 2, 2, 5, 2, 1, 2), 0, path);
+    t = mk2(1, 3, 14, 12, 3, 3, 3, 2, 1, 0);
+    t.pb[1] = 1; t.pe[2] = 1;
+    run_conv(t, 0, path);
+    t = mk2(1, 2, 16, 16, 2, 2, 2, 2, 1, 0);
+    t.act = OM_ACT_RELU;
+    run_conv(t, 0, path);
+    t = mk2(1, 4, 14, 14, 4, 4, 5, 2, 1, 2);
+    t.sum = 1; t.act = OM_ACT_RELU;
+    run_conv(t, 0, path);
     /* fused activation + sum, non-constant weights, no bias */
     t = mk2(1, 16, 10, 10, 20, 1, 3, 1, 1, 1);
     t.act = OM_ACT_RELU; t.sum = 1;
