@@ -115,27 +115,32 @@ int om_wino_transform_weights(om_wino *w, const float *wt, float *u, int threads
   static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
   const int al = w->m + 2;
   const double(*G)[3] = al == 6 ? G4 : G2;
-  const int64_t C = w->C, K = w->K;
-  float *plain = om_alloc_aligned((size_t)(K * C) * sizeof(float)); /* one U[xi] as [K][C] */
+  const int64_t C = w->C, K = w->K, KC = K * C;
+  /* U = G g G^T one row a of G at a time: t = G[a] g (3 values), then the al points (a, b) of that
+   * row, t . G[b]; in double, rounded once. The al planes of a row as [K][C] each. */
+  float *plain = om_alloc_aligned((size_t)al * (size_t)KC * sizeof(float));
   if (!plain)
     return om_seterr(err, OM_E_NOMEM, "out of memory transforming Winograd weights (%lld x %lld)",
                      (long long)K, (long long)C);
-  for (int xi = 0; xi < w->np; xi++) {
-    int a = xi / al, b = xi % al;
-    /* rows on the load's threads: each output is the same sum whatever the split */
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && K * C >= 16384)
-    for (int64_t kk = 0; kk < K; kk++)
-      for (int64_t c = 0; c < C; c++) {
-        const float *g = wt + (kk * C + c) * 9;
-        double s = 0;
-        for (int i = 0; i < 3; i++)
-          for (int j = 0; j < 3; j++) s += G[a][i] * (double)g[i * 3 + j] * G[b][j];
-        plain[kk * C + c] = (float)s;
-      }
+  for (int a = 0; a < al; a++) {
+    /* kernels on the load's threads: each output is the same sum whatever the split */
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && KC >= 4096)
+    for (int64_t i = 0; i < KC; i++) {
+      const float *g = wt + i * 9;
+      double t[3];
+      for (int j = 0; j < 3; j++)
+        t[j] = G[a][0] * (double)g[j] + G[a][1] * (double)g[3 + j] + G[a][2] * (double)g[6 + j];
+      for (int b = 0; b < al; b++)
+        plain[(size_t)b * (size_t)KC + (size_t)i] = (float)(t[0] * G[b][0] + t[1] * G[b][1] + t[2] * G[b][2]);
+    }
+    for (int b = 0; b < al; b++) {
+      const int xi = a * al + b;
+      const float *pb = plain + (size_t)b * (size_t)KC;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && w->nkc > 1)
-    for (int64_t cb = 0; cb < w->nkc; cb++) /* one packed [K x WKC] operand per channel block */
-      om_gemm_pack_a(w->k, K, C - cb * WKC < WKC ? C - cb * WKC : WKC, plain + cb * WKC, C, 1, 1.0f,
-                     u + (size_t)xi * w->ustride + (size_t)cb * w->uchunk);
+      for (int64_t cb = 0; cb < w->nkc; cb++) /* one packed [K x WKC] operand per channel block */
+        om_gemm_pack_a(w->k, K, C - cb * WKC < WKC ? C - cb * WKC : WKC, pb + cb * WKC, C, 1, 1.0f,
+                       u + (size_t)xi * w->ustride + (size_t)cb * w->uchunk);
+    }
   }
   om_free_aligned(plain);
   w->U = u;
