@@ -62,15 +62,16 @@ void om_dw_setup(om_dw *d, int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t
    * split into parity phases the plane is a stride-1 problem that fits four vectors */
   const int64_t PW = OW + (kw - 1) / 2, PH = OH + (kh - 1) / 2;
   const char *e = getenv("OM_DW_S2FLAT"); /* A/B runs: 0 keeps the row kernel */
-  if ((!e || atoi(e) != 0) && sh == 2 && sw == 2 && !d->flat && kh * kw <= OM_DW_FLAT_TAPS && W <= 32 && PW <= 16 &&
-      PH * PW <= OM_DW_S2_PHASE &&
-      (OH - 1) * PW + OW <= 16 * OM_DW_FLAT_VECS) {
+  const int fits = kh * kw <= OM_DW_FLAT_TAPS && W <= 32 && PW <= 16 && PH * PW <= OM_DW_S2_PHASE &&
+                   (OH - 1) * PW + OW <= 16 * OM_DW_FLAT_VECS;
+  if ((!e || atoi(e) != 0) && sh == 2 && sw == 2 && !d->flat && fits) {
     d->s2flat = 1;
     d->s2pw = (int32_t)PW;
     d->s2ph = (int32_t)PH;
     for (int64_t ky = 0; ky < kh; ky++)
       for (int64_t kx = 0; kx < kw; kx++)
-        d->s2off[ky * kw + kx] = (int32_t)(((ky & 1) * 2 + (kx & 1)) * OM_DW_S2_PHASE + (ky >> 1) * PW + (kx >> 1));
+        d->s2off[ky * kw + kx] =
+            (int32_t)(((ky & 1) * 2 + (kx & 1)) * OM_DW_S2_PHASE + (ky >> 1) * PW + (kx >> 1));
     for (int px = 0; px < 2; px++)
       for (int j = 0; j < 16; j++) {
         int64_t ix = 2 * j + px - pw; /* the padded column 2j + px */
